@@ -1,0 +1,1 @@
+"""keyfob: declarative, scoped, expiring object-storage access keys for Kubernetes."""
