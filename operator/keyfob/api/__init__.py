@@ -1,0 +1,1 @@
+"""pydantic models of keyfob's CRDs and the CRD generator (no Kubernetes calls here)."""

@@ -1,0 +1,1 @@
+"""One module per provider block (the provider-specific part of an AccessKeyProvider spec)."""

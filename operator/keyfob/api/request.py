@@ -1,0 +1,177 @@
+"""AccessKeyRequest: what a workload needs (spec) and what keyfob did about it (status)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from keyfob.api.common import CamelModel, Condition, K8sName, ObjectKind
+from keyfob.api.vocabulary import (
+    BUCKET_NAME_PATTERN,
+    DURATION_PATTERN,
+    PREFIX_PATTERN,
+    Permission,
+)
+
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)]
+
+
+class ProviderRef(CamelModel):
+    """Which provider object issues the key (like cert-manager's issuerRef)."""
+
+    kind: ObjectKind = Field(
+        default=ObjectKind.ACCESS_KEY_PROVIDER,
+        description="AccessKeyProvider (same namespace) or ClusterAccessKeyProvider.",
+    )
+    name: K8sName = Field(description="Name of the provider object.")
+
+
+class BucketScope(CamelModel):
+    """One bucket the key may reach, optionally narrowed to an object-key prefix."""
+
+    name: str = Field(
+        description="Bucket name (S3 naming rules).", pattern=BUCKET_NAME_PATTERN, min_length=3, max_length=63
+    )
+    prefix: str | None = Field(
+        default=None,
+        description="Object-key prefix the key is limited to, e.g. 'reports/'. Omit for the whole bucket.",
+        pattern=PREFIX_PATTERN,
+        max_length=512,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!self.startsWith('/') && !self.matches('(^|/)[.][.]?(/|$)')",
+                    "message": "prefix must not start with '/' or contain '.' or '..' segments",
+                }
+            ]
+        },
+    )
+
+
+class SecretFormat(StrEnum):
+    """How the credential is laid out in the Secret."""
+
+    ENV = "env"
+    AWS_FILES = "awsFiles"
+    RCLONE = "rclone"
+    S3CMD = "s3cmd"
+    COSI = "cosi"
+
+
+class DeletionPolicy(StrEnum):
+    REVOKE = "Revoke"
+    RETAIN = "Retain"
+
+
+class SecretTemplate(CamelModel):
+    """Extra metadata for the Secret keyfob writes."""
+
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels added to the Secret.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Annotations added to the Secret.")
+
+
+class AccessKeyRequestSpec(CamelModel):
+    """The access key a workload needs."""
+
+    provider_ref: ProviderRef = Field(description="The provider that issues the key.")
+    buckets: list[BucketScope] = Field(
+        description="Buckets (and optional prefixes) the key may reach; nothing else.",
+        min_length=1,
+        max_length=32,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.all(b, self.exists_one(c, c.name == b.name))",
+                    "message": "each bucket may be listed once",
+                }
+            ]
+        },
+    )
+    permissions: list[Permission] = Field(
+        description="Rights over objects in those buckets.",
+        min_length=1,
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    ttl: Duration | None = Field(
+        default=None,
+        description="Lifetime of each issued key, e.g. 720h. Defaults to the provider's defaultTTL.",
+    )
+    expires_at: datetime | None = Field(
+        default=None, description="Absolute expiry (RFC 3339) instead of a ttl; the key is not rotated."
+    )
+    renew_before: Duration | None = Field(
+        default=None, description="Rotate this long before expiry. Defaults to a third of the lifetime."
+    )
+    rotation_grace_period: Duration = Field(
+        default="10m", description="How long the previous key stays valid after a rotation."
+    )
+    secret_name: K8sName = Field(
+        description="Name of the Secret (in this namespace) that receives the credential. Immutable.",
+        json_schema_extra={
+            "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "secretName is immutable"}]
+        },
+    )
+    secret_template: SecretTemplate | None = Field(
+        default=None, description="Labels and annotations for the Secret."
+    )
+    secret_formats: list[SecretFormat] = Field(
+        default_factory=lambda: [SecretFormat.ENV],
+        description="Layouts written into the Secret: env, awsFiles, rclone, s3cmd, cosi.",
+        min_length=1,
+        max_length=5,
+        json_schema_extra={"x-kubernetes-list-type": "set", "default": [SecretFormat.ENV.value]},
+    )
+    deletion_policy: DeletionPolicy = Field(
+        default=DeletionPolicy.REVOKE,
+        description="Revoke the key and delete the Secret when the request is deleted, or Retain both.",
+    )
+
+
+class ExpiryEnforcement(StrEnum):
+    PROVIDER = "Provider"
+    OPERATOR = "Operator"
+
+
+class KeyRecord(CamelModel):
+    """A key keyfob issued, by its public id only."""
+
+    access_key_id: str = Field(description="Public access key id (never the secret).")
+    key_name: str = Field(description="keyfob's deterministic name for the key at the provider.")
+    revoke_after: datetime | None = Field(default=None, description="When keyfob revokes it.")
+
+
+class PendingIssue(CamelModel):
+    """An issue in flight: written before the provider call so a crash can be finished or cleaned up."""
+
+    revision: int = Field(description="Revision being issued.")
+    key_name: str = Field(description="Deterministic provider-side name of the key being issued.")
+    started_at: datetime = Field(description="When the attempt began.")
+
+
+class AccessKeyRequestStatus(CamelModel):
+    """What keyfob did: the key's public id, times, and conditions."""
+
+    conditions: list[Condition] = Field(default_factory=list, description="Ready and friends.")
+    access_key_id: str | None = Field(default=None, description="Public id of the current key.")
+    key_name: str | None = Field(default=None, description="Provider-side name of the current key.")
+    revision: int = Field(default=0, description="How many keys have been issued for this request.")
+    issued_at: datetime | None = Field(default=None, description="When the current key was issued.")
+    expires_at: datetime | None = Field(default=None, description="When the current key expires.")
+    renewal_time: datetime | None = Field(default=None, description="When keyfob will rotate it.")
+    expiry_enforced_by: ExpiryEnforcement | None = Field(
+        default=None, description="Provider (native expiry) or Operator (keyfob revokes at expiry)."
+    )
+    previous_keys: list[KeyRecord] = Field(
+        default_factory=list, description="Keys replaced by a rotation, revoked after their grace period."
+    )
+    pending: PendingIssue | None = Field(default=None, description="An issue in flight.")
+    scope_hash: str | None = Field(default=None, description="Fingerprint of the scope the key was issued for.")
+    provider: str | None = Field(default=None, description="Kind/name of the provider that issued the key.")
+    observed_generation: int | None = Field(default=None, description="Last spec generation acted on.")
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)

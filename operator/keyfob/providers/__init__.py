@@ -1,0 +1,1 @@
+"""Provider adapters, all behind the Provider protocol in base.py; registry.py maps block names to them."""
