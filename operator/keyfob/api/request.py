@@ -149,6 +149,7 @@ class PendingIssue(CamelModel):
 
     revision: int = Field(description="Revision being issued.")
     key_name: str = Field(description="Deterministic provider-side name of the key being issued.")
+    reason: str = Field(description="Why: Initial, Renewal, ScopeChanged, RotateRequested, SecretLost.")
     started_at: datetime = Field(description="When the attempt began.")
 
 
@@ -171,6 +172,9 @@ class AccessKeyRequestStatus(CamelModel):
     pending: PendingIssue | None = Field(default=None, description="An issue in flight.")
     scope_hash: str | None = Field(default=None, description="Fingerprint of the scope the key was issued for.")
     provider: str | None = Field(default=None, description="Kind/name of the provider that issued the key.")
+    rotate_request_handled: str | None = Field(
+        default=None, description="Value of the keyfob.dev/rotate annotation last acted on."
+    )
     observed_generation: int | None = Field(default=None, description="Last spec generation acted on.")
 
     def condition(self, type_: str) -> Condition | None:

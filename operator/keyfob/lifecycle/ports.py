@@ -1,0 +1,72 @@
+"""What the lifecycle needs from the outside world, as Protocols (kube.py and provider_access.py implement them;
+unit tests pass small in-memory doubles)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from keyfob.api.common import ObjectKind
+from keyfob.api.provider import ProviderSpec
+from keyfob.api.request import ProviderRef
+from keyfob.providers.base import Provider
+
+
+@dataclass(frozen=True)
+class SecretSnapshot:
+    """A Secret as read from the API server. `data` holds decoded values and is never logged."""
+
+    name: str
+    controller_uid: str | None
+    annotations: Mapping[str, str]
+    data: Mapping[str, str] = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OwnerInfo:
+    """The AccessKeyRequest a Secret belongs to (for its ownerReference)."""
+
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+
+
+class ClusterPort(Protocol):
+    def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None: ...
+
+    def write_secret(self, namespace: str, manifest: dict[str, object], exists: bool) -> None: ...
+
+    def delete_secret(self, namespace: str, name: str, owner_uid: str) -> None: ...
+
+    def release_secret(self, namespace: str, name: str, owner_uid: str) -> None: ...
+
+    def patch_request_status(self, namespace: str, name: str, status: dict[str, object]) -> None: ...
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str]: ...
+
+
+class ProviderLookupError(Exception):
+    """The provider object or its admin credentials cannot be used; message safe for a condition."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ResolvedProvider:
+    kind: ObjectKind
+    namespace: str | None
+    name: str
+    spec: ProviderSpec
+    adapter: Provider
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind.value}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind.value}/{self.name}"
+
+
+class ProviderPort(Protocol):
+    def resolve(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider: ...

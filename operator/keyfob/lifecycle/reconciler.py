@@ -1,0 +1,433 @@
+"""Issue, rotate, re-render, expire and revoke: the ordered writes that keep invariant 2 (nothing lost, nothing
+leaked) across crashes.
+
+Order of writes for a new key (each step is safe to crash after):
+1. status.pending = {revision, keyName}   -> a crash leaves a record naming the key about to exist
+2. provider.issue(keyName)               -> a crash leaves a key the next reconcile replaces (same name)
+3. Secret written (annotated revision)    -> a crash leaves a Secret the next reconcile adopts
+4. status: current key, previous key with revokeAfter, pending cleared
+Previous keys are revoked when their grace period is over, then dropped from status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from keyfob.api.common import ConditionStatus
+from keyfob.api.request import ExpiryEnforcement, KeyRecord, PendingIssue
+from keyfob.api.vocabulary import bucket_name_problem, parse_duration, prefix_problem
+from keyfob.lifecycle import guardrails
+from keyfob.lifecycle.conditions import READY, Reason, set_condition
+from keyfob.lifecycle.crashpoints import crashpoint
+from keyfob.lifecycle.fingerprint import render_hash, scope_hash
+from keyfob.lifecycle.naming import key_name
+from keyfob.lifecycle.plan import IssueReason, Plan, decide
+from keyfob.lifecycle.ports import ClusterPort, OwnerInfo, ProviderLookupError, ProviderPort, ResolvedProvider
+from keyfob.lifecycle.request_view import RequestView
+from keyfob.lifecycle.secret_manifest import build_secret, secret_state
+from keyfob.lifecycle.timing import lifetime
+from keyfob.providers.base import (
+    BucketGrant,
+    Grant,
+    KeyRef,
+    ProviderError,
+    ProviderRejected,
+    ProviderThrottled,
+    RequestIdentity,
+)
+from keyfob.secrets.extract import extract_key_pair
+from keyfob.secrets.formats import Credential, render_data
+
+RETRY_LOOKUP = 30.0
+RETRY_PROVIDER = 10.0
+RETRY_REJECTED = 300.0
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    events: list[Event] = field(default_factory=list)
+    retry_after: float | None = None  # None: nothing to retry (the timer still watches due times)
+
+    def normal(self, reason: str, message: str) -> None:
+        self.events.append(Event("Normal", reason, message))
+
+    def warning(self, reason: str, message: str) -> None:
+        self.events.append(Event("Warning", reason, message))
+
+
+def spec_problems(view: RequestView) -> list[str]:
+    """What the CRD schema already refuses, checked again so the operator never relies on it alone."""
+    problems = [p for b in view.spec.buckets for p in (bucket_name_problem(b.name), prefix_problem(b.prefix or ""))]
+    return [p for p in problems if p]
+
+
+class RequestReconciler:
+    def __init__(
+        self,
+        cluster: ClusterPort,
+        providers: ProviderPort,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.cluster = cluster
+        self.providers = providers
+        self.clock = clock
+
+    # ---- entry points -------------------------------------------------------------------------------------
+
+    def reconcile(self, view: RequestView) -> Outcome:
+        out = Outcome()
+        run = _Run(self, view, out)
+        run.execute()
+        return out
+
+    def finalize(self, view: RequestView) -> Outcome:
+        """Revoke every key the request holds (unless Retain); the caller releases the finalizer when done."""
+        out = Outcome()
+        _Run(self, view, out).finalize()
+        return out
+
+
+class _Run:
+    """One reconcile of one request: carries the status as it is being rewritten."""
+
+    def __init__(self, owner: RequestReconciler, view: RequestView, out: Outcome) -> None:
+        self.cluster = owner.cluster
+        self.providers = owner.providers
+        self.now = owner.clock()
+        self.view = view
+        self.status = view.status.model_copy(deep=True)
+        self.out = out
+
+    # ---- status helpers -----------------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        self.status.observed_generation = self.view.generation
+        self.cluster.patch_request_status(
+            self.view.namespace, self.view.name, self.status.model_dump(mode="json", by_alias=True)
+        )
+
+    def _ready(self, status: ConditionStatus, reason: str, message: str) -> None:
+        self.status.conditions = set_condition(
+            self.status.conditions, READY, status, reason, message, self.now, self.view.generation
+        )
+
+    def _fail(self, reason: str, message: str, retry: float | None) -> None:
+        changed = self._ready_differs(ConditionStatus.FALSE, reason, message)
+        self._ready(ConditionStatus.FALSE, reason, message)
+        self._save()
+        if changed:
+            self.out.warning(reason, message)
+        self.out.retry_after = retry
+
+    def _ready_differs(self, status: ConditionStatus, reason: str, message: str) -> bool:
+        current = self.status.condition(READY)
+        return current is None or (current.status, current.reason, current.message) != (status, reason, message)
+
+    # ---- reconcile ----------------------------------------------------------------------------------------
+
+    def execute(self) -> None:
+        view = self.view
+        problems = spec_problems(view)
+        if problems:
+            return self._fail(Reason.INVALID, "; ".join(problems), None)
+        snapshot = self.cluster.get_secret(view.namespace, view.spec.secret_name)
+        if snapshot is not None and snapshot.controller_uid != view.uid:
+            return self._fail(
+                Reason.SECRET_CONFLICT,
+                f"Secret {view.spec.secret_name!r} exists and is not owned by this request; keyfob will not "
+                "overwrite it. Delete it or choose another secretName.",
+                RETRY_LOOKUP,
+            )
+        try:
+            provider = self.providers.resolve(view.namespace, view.spec.provider_ref)
+        except ProviderLookupError as err:
+            return self._fail(err.reason, str(err), RETRY_LOOKUP)
+        denied = guardrails.denials(
+            namespace=view.namespace,
+            namespace_labels=self.cluster.namespace_labels(view.namespace),
+            spec=view.spec,
+            provider_kind=provider.kind,
+            guardrails=provider.spec.guardrails,
+            now=self.now,
+        )
+        if denied:
+            if self._revoke_all(provider, why="no longer allowed by the provider's guardrails"):
+                self._save()
+            return self._fail(Reason.DENIED, "; ".join(denied), None)
+        unsupported = provider.adapter.unsupported(self._grant(provider, "kf-probe", 0, None))
+        if unsupported:
+            return self._fail(Reason.UNSUPPORTED, f"{provider.label} cannot express: {'; '.join(unsupported)}", None)
+
+        plan = decide(
+            status=self.status,
+            secret=secret_state(snapshot) if snapshot else None,
+            scope=scope_hash(view.spec),
+            render=render_hash(view.spec),
+            absolute_expiry=view.spec.expires_at,
+            rotate_token=view.rotate_token,
+            now=self.now,
+        )
+        try:
+            self._apply(plan, provider)
+        except ProviderError as err:
+            self._provider_failed(err)
+
+    def _apply(self, plan: Plan, provider: ResolvedProvider) -> None:
+        if plan.expire_current:
+            self._expire_current(provider)
+        if plan.adopt_pending:
+            self._adopt_pending(provider)
+        elif plan.resume_pending:
+            assert self.status.pending is not None
+            self._issue(provider, self.status.pending)
+        elif plan.issue:
+            revision = self.status.revision + 1
+            pending = PendingIssue(
+                revision=revision, key_name=key_name(self.view.uid, revision), reason=plan.issue, started_at=self.now
+            )
+            self.status.pending = pending
+            if self.status.access_key_id is None:
+                self._ready(ConditionStatus.FALSE, Reason.ISSUING, f"issuing revision {revision}")
+            self._save()
+            crashpoint("after-pending")
+            self._issue(provider, pending)
+        elif plan.rerender:
+            self._rerender(provider)
+        if plan.expired:
+            self._ready(ConditionStatus.FALSE, Reason.EXPIRED, "the request's expiresAt has passed")
+            self._save()
+        self._revoke_previous(provider)
+        if not plan.writes and not plan.expired:
+            self._settle_ready(provider)
+
+    def _grant(self, provider: ResolvedProvider, name: str, revision: int, expires_at: datetime | None) -> Grant:
+        spec = self.view.spec
+        return Grant(
+            key_name=name,
+            request=RequestIdentity(self.view.namespace, self.view.name, self.view.uid),
+            revision=revision,
+            buckets=tuple(BucketGrant(b.name, b.prefix) for b in spec.buckets),
+            permissions=frozenset(spec.permissions),
+            expires_at=expires_at if expires_at is not None else spec.expires_at,
+        )
+
+    def _issue(self, provider: ResolvedProvider, pending: PendingIssue) -> None:
+        spec = self.view.spec
+        default_ttl = guardrails.effective_ttl(provider.spec.guardrails)
+        life = lifetime(spec, default_ttl, self.now, self.view.uid, pending.revision)
+        grant = self._grant(provider, pending.key_name, pending.revision, life.expires_at)
+        key = provider.adapter.issue(grant)
+        crashpoint("after-provider-issue")
+        connection = provider.adapter.connection()
+        credential = Credential(
+            access_key_id=key.access_key_id,
+            secret_access_key=key.secret_access_key,
+            endpoint=connection.endpoint,
+            region=connection.region,
+            buckets=tuple(b.name for b in spec.buckets),
+            expires_at=key.expires_at,
+        )
+        self._write_secret(credential, key.key_name, pending.revision, self.now, key.expires_at)
+        crashpoint("after-secret-write")
+        self._finish(provider, pending, key.access_key_id, self.now, key.expires_at, key.expiry_native)
+
+    def _write_secret(
+        self, cred: Credential, name: str, revision: int, issued_at: datetime, expires_at: datetime | None
+    ) -> None:
+        spec = self.view.spec
+        manifest = build_secret(
+            owner=OwnerInfo(self.view.api_version, self.view.kind, self.view.name, self.view.uid),
+            namespace=self.view.namespace,
+            spec=spec,
+            data=render_data(spec.secret_formats, cred),
+            access_key_id=cred.access_key_id,
+            key_name=name,
+            revision=revision,
+            issued_at=issued_at,
+            expires_at=expires_at,
+            render_hash=render_hash(spec),
+        )
+        exists = self.cluster.get_secret(self.view.namespace, spec.secret_name) is not None
+        self.cluster.write_secret(self.view.namespace, manifest, exists)
+
+    def _finish(
+        self,
+        provider: ResolvedProvider,
+        pending: PendingIssue,
+        access_key_id: str,
+        issued_at: datetime,
+        expires_at: datetime | None,
+        native: bool,
+    ) -> None:
+        status = self.status
+        if status.access_key_id and status.key_name:
+            grace_end = self.now + parse_duration(self.view.spec.rotation_grace_period)
+            if pending.reason == IssueReason.SECRET_LOST:
+                grace_end = self.now  # nobody can be using a key whose secret is gone
+            if status.expires_at is not None:
+                grace_end = min(grace_end, status.expires_at)  # grace never outlives the key's own expiry
+            status.previous_keys.append(
+                KeyRecord(access_key_id=status.access_key_id, key_name=status.key_name, revoke_after=grace_end)
+            )
+        default_ttl = guardrails.effective_ttl(provider.spec.guardrails)
+        life = lifetime(self.view.spec, default_ttl, issued_at, self.view.uid, pending.revision)
+        status.access_key_id = access_key_id
+        status.key_name = pending.key_name
+        status.revision = pending.revision
+        status.issued_at = issued_at
+        status.expires_at = expires_at
+        status.renewal_time = life.renewal_time
+        status.expiry_enforced_by = ExpiryEnforcement.PROVIDER if native else ExpiryEnforcement.OPERATOR
+        status.scope_hash = scope_hash(self.view.spec)
+        status.provider = provider.label
+        status.pending = None
+        if pending.reason == IssueReason.ROTATE_REQUESTED or self.view.rotate_token:
+            status.rotate_request_handled = self.view.rotate_token
+        message = f"revision {pending.revision} issued ({pending.reason}), access key {access_key_id}"
+        self._ready(ConditionStatus.TRUE, Reason.ISSUED, message)
+        self._save()
+        self.out.normal(Reason.ISSUED, message)
+
+    def _adopt_pending(self, provider: ResolvedProvider) -> None:
+        """Crash after the Secret write: the Secret holds the pending key; take its public facts into status."""
+        pending = self.status.pending
+        assert pending is not None
+        snapshot = self.cluster.get_secret(self.view.namespace, self.view.spec.secret_name)
+        assert snapshot is not None
+        annotations = snapshot.annotations
+        issued_at = datetime.fromisoformat(annotations["keyfob.dev/issued-at"])
+        expires = annotations.get("keyfob.dev/expires-at")
+        self._finish(
+            provider,
+            pending,
+            annotations["keyfob.dev/access-key-id"],
+            issued_at,
+            datetime.fromisoformat(expires) if expires else None,
+            provider.adapter.capabilities.native_expiry,
+        )
+
+    def _rerender(self, provider: ResolvedProvider) -> None:
+        snapshot = self.cluster.get_secret(self.view.namespace, self.view.spec.secret_name)
+        pair = extract_key_pair(snapshot.data) if snapshot else None
+        if pair is None or pair[0] != self.status.access_key_id or not self.status.key_name:
+            return  # unreadable: treat like a lost Secret on the next pass
+        connection = provider.adapter.connection()
+        credential = Credential(
+            access_key_id=pair[0],
+            secret_access_key=pair[1],
+            endpoint=connection.endpoint,
+            region=connection.region,
+            buckets=tuple(b.name for b in self.view.spec.buckets),
+            expires_at=self.status.expires_at,
+        )
+        issued_at = self.status.issued_at or self.now
+        self._write_secret(credential, self.status.key_name, self.status.revision, issued_at, self.status.expires_at)
+        self.out.normal("SecretUpdated", f"Secret {self.view.spec.secret_name!r} re-rendered, same key")
+
+    def _expire_current(self, provider: ResolvedProvider) -> None:
+        status = self.status
+        if status.access_key_id and status.key_name:
+            status.previous_keys.append(
+                KeyRecord(access_key_id=status.access_key_id, key_name=status.key_name, revoke_after=self.now)
+            )
+            message = f"access key {status.access_key_id} expired at {status.expires_at}; revoking it"
+            status.access_key_id = None
+            status.key_name = None
+            status.renewal_time = None
+            self._ready(ConditionStatus.FALSE, Reason.EXPIRED, message)
+            self._save()
+            self.out.warning(Reason.EXPIRED, message)
+
+    def _revoke_previous(self, provider: ResolvedProvider) -> None:
+        due = [k for k in self.status.previous_keys if k.revoke_after is None or k.revoke_after <= self.now]
+        for record in due:
+            provider.adapter.revoke(KeyRef(record.key_name, record.access_key_id))
+            crashpoint("after-provider-revoke")
+            self.status.previous_keys = [k for k in self.status.previous_keys if k.key_name != record.key_name]
+            self._save()
+            self.out.normal(Reason.REVOKED, f"previous access key {record.access_key_id} revoked")
+
+    def _revoke_all(self, provider: ResolvedProvider, why: str) -> bool:
+        refs = self._held_keys()
+        for ref in refs:
+            provider.adapter.revoke(ref)
+            self.out.warning(Reason.REVOKED, f"access key {ref.access_key_id or ref.key_name} revoked: {why}")
+        if refs:
+            status = self.status
+            status.access_key_id = status.key_name = None
+            status.pending = None
+            status.previous_keys = []
+            status.renewal_time = None
+        return bool(refs)
+
+    def _held_keys(self) -> list[KeyRef]:
+        status = self.status
+        refs: dict[str, KeyRef] = {}
+        if status.key_name:
+            refs[status.key_name] = KeyRef(status.key_name, status.access_key_id)
+        if status.pending:
+            refs.setdefault(status.pending.key_name, KeyRef(status.pending.key_name))
+        for record in status.previous_keys:
+            refs.setdefault(record.key_name, KeyRef(record.key_name, record.access_key_id))
+        return list(refs.values())
+
+    def _settle_ready(self, provider: ResolvedProvider) -> None:
+        """Nothing to do at the provider: make sure the condition says Ready (e.g. after a transient failure)."""
+        status = self.status
+        if status.access_key_id is None:
+            return
+        message = f"revision {status.revision} issued, access key {status.access_key_id}"
+        current = status.condition(READY)
+        stale = self.view.generation != status.observed_generation
+        if current is None or current.status != ConditionStatus.TRUE or stale:
+            self._ready(ConditionStatus.TRUE, Reason.ISSUED, message)
+            self._save()
+
+    def _provider_failed(self, err: ProviderError) -> None:
+        retry = RETRY_REJECTED if isinstance(err, ProviderRejected) else RETRY_PROVIDER
+        if isinstance(err, ProviderThrottled) and err.retry_after:
+            retry = max(err.retry_after, 1.0)
+        message = f"provider call failed: {err}"
+        if self.status.access_key_id is not None:
+            # The current key still works: stay Ready, but say what is failing.
+            self.out.warning(Reason.PROVIDER_ERROR, message)
+            self.out.retry_after = retry
+            self._save()
+            return
+        self._fail(Reason.PROVIDER_ERROR, message, retry)
+
+    # ---- deletion -----------------------------------------------------------------------------------------
+
+    def finalize(self) -> None:
+        view = self.view
+        if view.spec.deletion_policy.value == "Retain":
+            self.cluster.release_secret(view.namespace, view.spec.secret_name, view.uid)
+            self.out.normal("Retained", "deletionPolicy Retain: key and Secret kept, Secret no longer owned")
+            return
+        refs = self._held_keys()
+        if refs:
+            try:
+                provider = self.providers.resolve(view.namespace, view.spec.provider_ref)
+            except ProviderLookupError as err:
+                self.out.warning(err.reason, f"cannot revoke yet: {err}")
+                self.out.retry_after = RETRY_LOOKUP
+                return
+            try:
+                for ref in refs:
+                    provider.adapter.revoke(ref)
+                    self.out.normal(Reason.REVOKED, f"access key {ref.access_key_id or ref.key_name} revoked")
+            except ProviderError as err:
+                self.out.warning(Reason.PROVIDER_ERROR, f"revocation failed, will retry: {err}")
+                self.out.retry_after = RETRY_PROVIDER
+                return
+        self.cluster.delete_secret(view.namespace, view.spec.secret_name, view.uid)
+

@@ -1,0 +1,1 @@
+"""Rendering a credential into Secret data in the formats consumers already read."""
