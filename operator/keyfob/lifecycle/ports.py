@@ -20,6 +20,7 @@ class SecretSnapshot:
     name: str
     controller_uid: str | None
     annotations: Mapping[str, str]
+    resource_version: str | None = None
     data: Mapping[str, str] = field(repr=False, default_factory=dict)
 
 
@@ -36,7 +37,10 @@ class OwnerInfo:
 class ClusterPort(Protocol):
     def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None: ...
 
-    def write_secret(self, namespace: str, manifest: dict[str, object], exists: bool) -> None: ...
+    def write_secret(self, namespace: str, manifest: dict[str, object], previous: SecretSnapshot | None) -> None:
+        """Create the Secret, or replace `previous` (guarded by its resourceVersion: a Secret that changed or
+        appeared since it was checked is never overwritten)."""
+        ...
 
     def delete_secret(self, namespace: str, name: str, owner_uid: str) -> None: ...
 

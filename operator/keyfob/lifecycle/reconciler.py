@@ -41,6 +41,11 @@ from keyfob.secrets.extract import extract_key_pair
 from keyfob.secrets.formats import Credential, render_data
 
 RETRY_LOOKUP = 30.0
+
+
+class SecretConflict(Exception):
+    """Someone else's Secret stands where ours should go (invariant 5: never overwrite it)."""
+
 RETRY_PROVIDER = 10.0
 RETRY_REJECTED = 300.0
 
@@ -256,8 +261,10 @@ class _Run:
             expires_at=expires_at,
             render_hash=render_hash(spec),
         )
-        exists = self.cluster.get_secret(self.view.namespace, spec.secret_name) is not None
-        self.cluster.write_secret(self.view.namespace, manifest, exists)
+        previous = self.cluster.get_secret(self.view.namespace, spec.secret_name)
+        if previous is not None and previous.controller_uid != self.view.uid:
+            raise SecretConflict(f"Secret {spec.secret_name!r} appeared and is not owned by this request")
+        self.cluster.write_secret(self.view.namespace, manifest, previous)
 
     def _finish(
         self,

@@ -1,0 +1,5 @@
+import sys
+
+from keyfob.cli import main
+
+sys.exit(main())

@@ -1,0 +1,93 @@
+"""The `keyfob` command: run the operator, write the CRDs, request a rotation, or run the local demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import kopf
+
+    from keyfob import config, handlers, logsetup  # noqa: F401 - importing handlers registers them
+
+    logsetup.configure(verbose=args.verbose, debug=args.debug, json=args.log_format == "json")
+    settings = config.from_env()
+    namespaces = list(args.namespace or settings.namespaces)
+    kopf.run(
+        standalone=True,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        liveness_endpoint=args.liveness,
+    )
+    return 0
+
+
+def cmd_crds(args: argparse.Namespace) -> int:
+    from keyfob.api import crd
+
+    if args.write:
+        for path in crd.write_all(Path(args.write)):
+            print(path)
+    else:
+        print("---\n".join(crd.render_yaml(d) for d in crd.definitions()), end="")
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from kubernetes import client
+
+    from keyfob.api.vocabulary import GROUP, VERSION
+    from keyfob.kube import load_api_client
+    from keyfob.lifecycle.request_view import ROTATE_ANNOTATION
+
+    token = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = {"metadata": {"annotations": {ROTATE_ANNOTATION: token}}}
+    api = client.CustomObjectsApi(load_api_client())
+    api.patch_namespaced_custom_object(GROUP, VERSION, args.namespace, "accesskeyrequests", args.name, body)
+    print(f"accesskeyrequest/{args.name} rotation requested ({ROTATE_ANNOTATION}={token})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from keyfob.demo import run_demo
+
+    return run_demo(keep_running=args.keep_running)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="keyfob", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the operator (uses in-cluster config or KUBECONFIG)")
+    run.add_argument("-n", "--namespace", action="append", help="watch only this namespace (repeatable)")
+    run.add_argument("--verbose", action="store_true", help="INFO-level logs")
+    run.add_argument("--debug", action="store_true", help="DEBUG-level logs (secrets are still never logged)")
+    run.add_argument("--log-format", choices=["text", "json"], default="text")
+    run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.set_defaults(func=cmd_run)
+
+    crds = sub.add_parser("crds", help="print the CRDs generated from the models, or --write them to a dir")
+    crds.add_argument("--write", metavar="DIR")
+    crds.set_defaults(func=cmd_crds)
+
+    rotate = sub.add_parser("rotate", help="ask keyfob to rotate a request's key now")
+    rotate.add_argument("name")
+    rotate.add_argument("-n", "--namespace", default="default")
+    rotate.set_defaults(func=cmd_rotate)
+
+    demo = sub.add_parser("demo", help="local API server + moto + operator + a sample request, end to end")
+    demo.add_argument("--keep-running", action="store_true", help="leave everything up until Ctrl-C")
+    demo.set_defaults(func=cmd_demo)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

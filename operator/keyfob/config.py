@@ -1,0 +1,38 @@
+"""Operator settings, read once from the environment (the Helm chart sets these)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+_CLUSTER_ID_RE = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,40}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    cluster_id: str = "default"
+    cluster_resource_namespace: str = "keyfob-system"
+    tick_seconds: float = 30.0  # how often each request checks whether something is due (cheap, no API calls)
+    resync_seconds: float = 600.0  # full re-evaluation (guardrails, Secret presence) of every request
+    provider_check_seconds: float = 300.0
+    max_workers: int = 20
+    namespaces: tuple[str, ...] = field(default_factory=tuple)  # empty: cluster-wide
+
+    def __post_init__(self) -> None:
+        if not _CLUSTER_ID_RE.fullmatch(self.cluster_id):
+            raise ValueError("KEYFOB_CLUSTER_ID must be 1-40 characters of A-Z a-z 0-9 _ + = , . @ -")
+
+
+def from_env(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    namespaces = tuple(n for n in env.get("KEYFOB_NAMESPACES", "").replace(",", " ").split() if n)
+    return Settings(
+        cluster_id=env.get("KEYFOB_CLUSTER_ID", "default"),
+        cluster_resource_namespace=env.get("KEYFOB_CLUSTER_RESOURCE_NAMESPACE", "keyfob-system"),
+        tick_seconds=float(env.get("KEYFOB_TICK_SECONDS", "30")),
+        resync_seconds=float(env.get("KEYFOB_RESYNC_SECONDS", "600")),
+        provider_check_seconds=float(env.get("KEYFOB_PROVIDER_CHECK_SECONDS", "300")),
+        max_workers=int(env.get("KEYFOB_MAX_WORKERS", "20")),
+        namespaces=namespaces,
+    )

@@ -1,0 +1,5 @@
+"""Thin Kopf handlers: parse the body once, call the lifecycle, report. Importing this registers them."""
+
+from keyfob.handlers import providers, requests, startup
+
+__all__ = ["providers", "requests", "startup"]

@@ -1,0 +1,54 @@
+"""AccessKeyProvider / ClusterAccessKeyProvider handlers: verify the admin credentials, say so in status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from keyfob.api.common import ConditionStatus, ObjectKind
+from keyfob.api.provider import ProviderStatus
+from keyfob.api.vocabulary import GROUP, VERSION
+from keyfob.config import from_env
+from keyfob.lifecycle.conditions import READY, Reason, set_condition
+from keyfob.lifecycle.ports import ProviderLookupError
+from keyfob.provider_access import PLURALS
+from keyfob.providers.base import ProviderError
+from keyfob.runtime import Runtime, utcnow
+
+_INTERVAL = from_env().provider_check_seconds
+
+
+def _check(kind: ObjectKind, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch) -> None:
+    runtime: Runtime = memo.runtime
+    generation = body["metadata"].get("generation")
+    try:
+        runtime.resolver.from_object(kind, dict(body)).adapter.check()
+        state, reason, message = ConditionStatus.TRUE, Reason.CHECKED, "admin credentials verified"
+    except ProviderLookupError as err:
+        state, reason, message = ConditionStatus.FALSE, err.reason, str(err)
+    except ProviderError as err:
+        state, reason, message = ConditionStatus.FALSE, Reason.PROVIDER_ERROR, f"credential check failed: {err}"
+    status = ProviderStatus.model_validate(dict(body.get("status") or {}))
+    before = status.model_dump(mode="json", by_alias=True)
+    status.conditions = set_condition(status.conditions, READY, state, reason, message, utcnow(), generation)
+    status.observed_generation = generation
+    after = status.model_dump(mode="json", by_alias=True)
+    if after != before:
+        patch.status.update(after)
+        kopf.event(body, type="Normal" if state is ConditionStatus.TRUE else "Warning", reason=reason, message=message)
+
+
+def _register(kind: ObjectKind) -> None:
+    plural = PLURALS[kind]
+
+    @kopf.on.resume(GROUP, VERSION, plural, id=f"check-{plural}")
+    @kopf.on.create(GROUP, VERSION, plural, id=f"check-{plural}")
+    @kopf.on.update(GROUP, VERSION, plural, id=f"check-{plural}")
+    @kopf.timer(GROUP, VERSION, plural, interval=_INTERVAL, initial_delay=_INTERVAL, id=f"recheck-{plural}")
+    def check(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
+        _check(kind, body, memo, patch)
+
+
+for _kind in PLURALS:
+    _register(_kind)

@@ -1,0 +1,18 @@
+"""Turn a lifecycle Outcome into Kubernetes events and Kopf's retry signal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from keyfob.lifecycle.reconciler import Outcome
+
+
+def report(body: Mapping[str, Any], outcome: Outcome, logger: Any) -> None:
+    for event in outcome.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        (logger.warning if event.type == "Warning" else logger.info)(f"{event.reason}: {event.message}")
+    if outcome.retry_after is not None:
+        raise kopf.TemporaryError("will retry", delay=outcome.retry_after)

@@ -1,0 +1,81 @@
+"""AccessKeyRequest handlers: reconcile on create/update/resume, check due work on a timer, revoke on delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from keyfob.api.common import ConditionStatus
+from keyfob.api.vocabulary import GROUP, VERSION
+from keyfob.config import from_env
+from keyfob.handlers.reporting import report
+from keyfob.lifecycle.conditions import READY, Reason, set_condition
+from keyfob.lifecycle.plan import next_due
+from keyfob.lifecycle.reconciler import SecretConflict
+from keyfob.lifecycle.request_view import InvalidRequest, parse_request, parse_status
+from keyfob.runtime import Runtime, utcnow
+
+PLURAL = "accesskeyrequests"
+_TICK = from_env().tick_seconds
+
+
+def _invalid(runtime: Runtime, body: kopf.Body, message: str) -> None:
+    status = parse_status(body.get("status"))
+    generation = body["metadata"].get("generation")
+    status.conditions = set_condition(
+        status.conditions, READY, ConditionStatus.FALSE, Reason.INVALID, message, utcnow(), generation
+    )
+    status.observed_generation = generation
+    runtime.kube.patch_request_status(
+        body["metadata"]["namespace"], body["metadata"]["name"], status.model_dump(mode="json", by_alias=True)
+    )
+    kopf.event(body, type="Warning", reason=Reason.INVALID, message=message)
+
+
+def _reconcile(body: kopf.Body, memo: kopf.Memo, logger: Any) -> None:
+    runtime: Runtime = memo.runtime
+    try:
+        view = parse_request(body)
+    except InvalidRequest as err:
+        _invalid(runtime, body, str(err))
+        return
+    with runtime.exclusive(view.uid):
+        try:
+            outcome = runtime.reconciler.reconcile(view)
+        except SecretConflict as err:
+            raise kopf.TemporaryError(str(err), delay=30) from None
+    report(body, outcome, logger)
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL)
+def reconcile_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    _reconcile(body, memo, logger)
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=_TICK, initial_delay=_TICK)
+def check_due(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    """Cheap unless something is due: renewal, a grace period's end, expiry, or the periodic resync."""
+    runtime: Runtime = memo.runtime
+    status = parse_status(body.get("status"))
+    due = next_due(status)
+    if (due is None or due > utcnow()) and not runtime.resync_due(body["metadata"]["uid"]):
+        return
+    _reconcile(body, memo, logger)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+def revoke_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    """Only ever raises TemporaryError: the finalizer stays until the provider confirms revocation."""
+    runtime: Runtime = memo.runtime
+    try:
+        view = parse_request(body)
+    except InvalidRequest as err:
+        raise kopf.TemporaryError(f"cannot revoke, spec unreadable: {err}", delay=60) from None
+    with runtime.exclusive(view.uid):
+        outcome = runtime.reconciler.finalize(view)
+    if outcome.retry_after is None:
+        runtime.forget(view.uid)
+    report(body, outcome, logger)

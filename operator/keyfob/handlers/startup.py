@@ -1,0 +1,28 @@
+"""Operator start: Kopf settings that keep secrets out of Kopf's own storage, and the shared runtime."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from keyfob import config
+from keyfob.runtime import Runtime
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    cfg = config.from_env()
+    # Kopf's progress and diff-base go to annotations under our prefix; status belongs to keyfob alone.
+    settings.persistence.finalizer = "keyfob.dev/revoke"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="keyfob.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="keyfob.dev", key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING  # our own events say what happened; Kopf's add only failures
+    settings.execution.max_workers = cfg.max_workers
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 60
+    memo.runtime = Runtime.create(cfg)

@@ -1,0 +1,118 @@
+"""The Kubernetes side of the lifecycle ports, on the official (blocking) client. Called from sync handlers only."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from keyfob.api.vocabulary import GROUP, VERSION
+from keyfob.lifecycle.ports import SecretSnapshot
+
+REQUESTS = "accesskeyrequests"
+
+
+def load_api_client() -> client.ApiClient:
+    """In-cluster config when running in a pod, else KUBECONFIG / ~/.kube/config."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+def _controller_uid(meta: Any) -> str | None:
+    for ref in meta.owner_references or []:
+        if ref.controller:
+            return str(ref.uid)
+    return None
+
+
+def _decode(data: Mapping[str, str] | None) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in (data or {}).items()}
+
+
+def _encode(data: Mapping[str, str]) -> dict[str, str]:
+    return {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+
+
+class KubeCluster:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+
+    def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
+        try:
+            secret = self.core.read_namespaced_secret(name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        meta = secret.metadata
+        return SecretSnapshot(
+            name=meta.name,
+            controller_uid=_controller_uid(meta),
+            annotations=dict(meta.annotations or {}),
+            resource_version=meta.resource_version,
+            data=_decode(secret.data),
+        )
+
+    def write_secret(self, namespace: str, manifest: dict[str, Any], previous: SecretSnapshot | None) -> None:
+        body = {k: v for k, v in manifest.items() if k != "stringData"}
+        body["data"] = _encode(manifest["stringData"])
+        if previous is None:
+            self.core.create_namespaced_secret(namespace, body)  # 409 if one appeared meanwhile: retried
+            return
+        body["metadata"] = {**body["metadata"], "resourceVersion": previous.resource_version}
+        self.core.replace_namespaced_secret(previous.name, namespace, body)
+
+    def delete_secret(self, namespace: str, name: str, owner_uid: str) -> None:
+        current = self.get_secret(namespace, name)
+        if current is None or current.controller_uid != owner_uid:
+            return
+        try:
+            self.core.delete_namespaced_secret(
+                name,
+                namespace,
+                body=client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=current.resource_version)),
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+    def release_secret(self, namespace: str, name: str, owner_uid: str) -> None:
+        try:
+            secret = self.core.read_namespaced_secret(name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return
+            raise
+        refs = secret.metadata.owner_references or []
+        kept = [r for r in refs if str(r.uid) != owner_uid]
+        if len(kept) == len(refs):
+            return
+        serialize = client.ApiClient().sanitize_for_serialization
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": secret.metadata.resource_version},
+            {"op": "replace", "path": "/metadata/ownerReferences", "value": [serialize(r) for r in kept]},
+        ]
+        self.core.patch_namespaced_secret(name, namespace, patch)
+
+    def patch_request_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, REQUESTS, name, {"status": status})
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str]:
+        return dict(self.core.read_namespace(namespace).metadata.labels or {})
+
+    def get_object(self, plural: str, name: str, namespace: str | None) -> dict[str, Any] | None:
+        try:
+            if namespace is None:
+                return self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name)
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise

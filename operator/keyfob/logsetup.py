@@ -1,0 +1,23 @@
+"""Logging: Kopf's formats (text or JSON, with the object's namespace/name on every handler line), and the
+libraries that would print HTTP bodies at DEBUG (Secret data, IAM CreateAccessKey responses) held at WARNING
+whatever level the operator runs at."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+# These log full request/response bodies at DEBUG: never let them, the bodies carry key material.
+BODY_LOGGERS = ("kubernetes.client.rest", "botocore", "boto3", "s3transfer", "urllib3", "httpx", "httpcore", "minio")
+
+
+def configure(*, verbose: bool, debug: bool, json: bool) -> None:
+    kopf.configure(
+        verbose=verbose,
+        debug=debug,
+        log_format=kopf.LogFormat.JSON if json else kopf.LogFormat.FULL,
+        log_refkey="object",
+    )
+    for name in BODY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,54 @@
+"""Process-wide objects the handlers share: settings, Kubernetes client, resolver, reconciler, per-object locks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from keyfob.config import Settings
+from keyfob.kube import KubeCluster, load_api_client
+from keyfob.lifecycle.reconciler import RequestReconciler
+from keyfob.provider_access import ProviderResolver
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    kube: KubeCluster
+    resolver: ProviderResolver
+    reconciler: RequestReconciler
+    _locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
+    _last_full: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        kube = KubeCluster(load_api_client())
+        resolver = ProviderResolver(kube, settings)
+        return cls(settings, kube, resolver, RequestReconciler(kube, resolver, utcnow))
+
+    @contextmanager
+    def exclusive(self, uid: str) -> Iterator[None]:
+        """One reconcile per request at a time (Kopf runs timers beside change handlers)."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(uid, threading.Lock())
+        with lock:
+            yield
+        self._last_full[uid] = time.monotonic()
+
+    def resync_due(self, uid: str) -> bool:
+        last = self._last_full.get(uid)
+        return last is None or time.monotonic() - last >= self.settings.resync_seconds
+
+    def forget(self, uid: str) -> None:
+        with self._locks_guard:
+            self._locks.pop(uid, None)
+        self._last_full.pop(uid, None)
