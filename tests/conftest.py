@@ -1,3 +1,4 @@
-"""Shared pytest configuration: the test bed fixtures (cluster, namespace, moto peer, kubectl)."""
+"""Shared pytest configuration: the test bed (cluster, namespace, moto peer, kubectl) and keyfob's own
+fixtures (CRDs, the operator process, a moto-backed provider, the secret-leak check)."""
 
-pytest_plugins = ["keyfob.testbed.pytest_plugin"]
+pytest_plugins = ["keyfob.testbed.pytest_plugin", "keyfob.testbed.operator_fixtures"]

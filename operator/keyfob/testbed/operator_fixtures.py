@@ -1,0 +1,128 @@
+"""pytest fixtures that run keyfob against the test bed: CRDs installed, the operator running as a process
+(DEBUG logs in a file), a moto-backed AccessKeyProvider per test namespace, and a leak check that fails a test
+whose issued secrets show up anywhere in the operator's log."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .crds import install_crds
+from .moto_peer import MotoPeer
+from .objects import Objects
+from .operator_process import OperatorProcess
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+    from .envtest import TestCluster
+
+
+@dataclass
+class LeakWatch:
+    """Secret values a test saw; the operator log must contain none of them, in any encoding."""
+
+    values: set[str] = field(default_factory=set)
+
+    def add(self, value: str) -> None:
+        self.values.add(value)
+
+    def add_secret_data(self, data: dict[str, str]) -> None:
+        for key in ("AWS_SECRET_ACCESS_KEY",):
+            if key in data:
+                self.add(data[key])
+
+    def found_in(self, text: str) -> list[str]:
+        hits = []
+        for value in self.values:
+            encoded = base64.b64encode(value.encode()).decode()
+            if value in text or encoded in text:
+                hits.append(value[:4] + "…")
+        return hits
+
+
+@pytest.fixture(scope="session")
+def keyfob_crds(kube_api: ApiClient) -> None:
+    install_crds(kube_api)
+
+
+@pytest.fixture(scope="session")
+def operator_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keyfob-operator")
+
+
+@pytest.fixture(scope="session")
+def keyfob_operator(test_cluster: TestCluster, keyfob_crds: None, operator_log_dir: Path) -> Iterator[OperatorProcess]:
+    """One operator for the session, watching all namespaces, at DEBUG."""
+    operator = OperatorProcess(test_cluster.kubeconfig, operator_log_dir / "operator.log").start()
+    try:
+        yield operator
+    finally:
+        operator.stop()
+
+
+@pytest.fixture
+def leak_watch(keyfob_operator: OperatorProcess) -> Iterator[LeakWatch]:
+    watch = LeakWatch()
+    yield watch
+    hits = watch.found_in(keyfob_operator.log_text())
+    assert not hits, f"secret material found in the operator log: {hits}"
+
+
+@dataclass
+class AwsSetup:
+    objects: Objects
+    moto: MotoPeer
+    provider: str
+    bucket: str
+    other_bucket: str
+
+    def request_spec(self, secret_name: str, **overrides: Any) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "providerRef": {"name": self.provider},
+            "buckets": [{"name": self.bucket}],
+            "permissions": ["read", "write", "list"],
+            "ttl": "1h",
+            "secretName": secret_name,
+        }
+        spec.update(overrides)
+        return spec
+
+    def iam_users(self) -> list[dict[str, Any]]:
+        pages = self.moto.client("iam").get_paginator("list_users").paginate(PathPrefix="/keyfob/")
+        return [u for page in pages for u in page["Users"]]
+
+    def users_for(self, uid: str) -> list[str]:
+        return [u["UserName"] for u in self.iam_users() if uid in u["UserName"]]
+
+
+@pytest.fixture
+def aws_setup(namespace: str, kube_api: ApiClient, moto_peer: MotoPeer, keyfob_operator: OperatorProcess) -> AwsSetup:
+    """In the test namespace: an admin Secret, an AccessKeyProvider `aws` at moto, two fresh buckets."""
+    objects = Objects(kube_api, namespace)
+    suffix = secrets.token_hex(4)
+    bucket, other = f"data-{suffix}", f"other-{suffix}"
+    admin_s3 = moto_peer.client("s3")
+    for name in (bucket, other):
+        admin_s3.create_bucket(Bucket=name)
+    objects.admin_secret(
+        "aws-admin",
+        {"AWS_ACCESS_KEY_ID": moto_peer.admin_access_key, "AWS_SECRET_ACCESS_KEY": moto_peer.admin_secret_key},
+    )
+    objects.provider(
+        "aws",
+        {
+            "aws": {
+                "iamEndpoint": moto_peer.endpoint,
+                "s3Endpoint": moto_peer.endpoint,
+                "credentialsSecretRef": {"name": "aws-admin"},
+            }
+        },
+    )
+    return AwsSetup(objects, moto_peer, "aws", bucket, other)
