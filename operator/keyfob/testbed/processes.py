@@ -77,12 +77,24 @@ class ManagedProcess:
     def pid(self) -> int:
         return self._popen.pid
 
+    def _exited(self) -> bool:
+        """True once the child has exited. Does not reap it, so its PID (= process group) stays ours."""
+        if self._popen.returncode is not None:
+            return True
+        try:
+            return os.waitid(os.P_PID, self._popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
     def alive(self) -> bool:
-        return self._popen.poll() is None
+        return not self._exited()
 
     @property
     def returncode(self) -> int | None:
-        return self._popen.poll()
+        """The exit status (negative: killed by that signal); None while running. Reaps the child."""
+        if not self._exited():
+            return None
+        return self._popen.wait()
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -92,29 +104,35 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def signal(self, sig: int) -> None:
-        """Send ``sig`` to the child's process group (the child is its leader)."""
-        if self._popen.poll() is not None:
-            return
+        """Send ``sig`` to the child's process group (the child is its leader) unless it was reaped."""
+        if self._popen.returncode is not None:
+            return  # reaped: the PID may belong to someone else by now
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._popen.pid, sig)
 
     def wait(self, timeout: float) -> bool:
-        try:
-            self._popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return False
+        """Wait up to ``timeout`` seconds for the child to exit (without reaping it)."""
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while not self._exited():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
         return True
 
     def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL and reap."""
-        if self._popen.poll() is None:
+        """SIGTERM the group, wait up to ``timeout`` seconds, then SIGKILL; reap the child."""
+        if not self._exited():
             self.signal(signal.SIGTERM)
             if not self.wait(timeout):
                 self.signal(signal.SIGKILL)
-                self._popen.wait()
-        # Grandchildren in the same group (none expected) must not survive either.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._popen.pid, signal.SIGKILL)
+                self.wait(30.0)
+        # While the exited leader is not yet reaped its PID cannot be reused, so this reaches only our
+        # group: grandchildren (none expected) must not survive either.
+        self.signal(signal.SIGKILL)
+        self._popen.wait()
         _unregister(self)
 
     def __repr__(self) -> str:
