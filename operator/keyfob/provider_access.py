@@ -49,6 +49,19 @@ class ProviderResolver:
             raise ProviderLookupError(Reason.PROVIDER_NOT_FOUND, f"{ref.kind.value} {ref.name!r} not found{where}")
         return self.from_object(ref.kind, body)
 
+    def last_known(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider | None:
+        """The adapter last built for this provider, even if the object or its Secret is gone since.
+
+        Revocation uses it when a namespace is being deleted: the provider object and its admin Secret may be
+        removed before the requests whose keys they must revoke.
+        """
+        namespace = request_namespace if ref.kind is ObjectKind.ACCESS_KEY_PROVIDER else ""
+        with self._lock:
+            for key, resolved in self._cache.items():
+                if key[:3] == (ref.kind.value, namespace, ref.name):
+                    return resolved
+        return None
+
     def from_object(self, kind: ObjectKind, body: dict[str, Any]) -> ResolvedProvider:
         meta = body["metadata"]
         namespace = meta.get("namespace") if kind is ObjectKind.ACCESS_KEY_PROVIDER else None

@@ -425,9 +425,12 @@ class _Run:
             try:
                 provider = self.providers.resolve(view.namespace, view.spec.provider_ref)
             except ProviderLookupError as err:
-                self.out.warning(err.reason, f"cannot revoke yet: {err}")
-                self.out.retry_after = RETRY_LOOKUP
-                return
+                fallback = self.providers.last_known(view.namespace, view.spec.provider_ref)
+                if fallback is None:
+                    self.out.warning(err.reason, f"cannot revoke yet: {err}")
+                    self.out.retry_after = RETRY_LOOKUP
+                    return
+                provider = fallback  # e.g. namespace deletion removed the admin Secret first
             try:
                 for ref in refs:
                     provider.adapter.revoke(ref)
