@@ -42,8 +42,12 @@ class Guardrails(CamelModel):
         max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    max_ttl: Duration | None = Field(default=None, description="Longest lifetime a request may ask for.")
-    default_ttl: Duration = Field(default="720h", description="Lifetime when a request names none.")
+    max_ttl: Duration | None = Field(
+        default=None, alias="maxTTL", description="Longest lifetime a request may ask for."
+    )
+    default_ttl: Duration = Field(
+        default="720h", alias="defaultTTL", description="Lifetime when a request names none."
+    )
 
 
 PROVIDER_BLOCKS: tuple[str, ...] = ("aws",)
