@@ -236,6 +236,7 @@ def test_build_is_atomic_and_happens_once(tmp_path: Path, monkeypatch: pytest.Mo
     assert first is not None and first.kube_controller_manager is not None
     assert first.etcd == tmp_path / "cache" / "keyfob" / "envtest" / "v1.35.4" / "etcd"
     assert calls.read_text().splitlines() == [f"{module} local 0"]
+    assert stat.S_IMODE(first.etcd.parent.stat().st_mode) == 0o755
     leftovers = [p.name for p in (tmp_path / "cache" / "keyfob" / "envtest").iterdir()]
     assert sorted(leftovers) == [".v1.35.4.lock", "v1.35.4"]
 

@@ -195,6 +195,7 @@ def build_binaries(module_dir: Path, version: str, target: Path, *, log: bool = 
                 raise BinariesError(f"`{' '.join(cmd)}` in {module_dir} failed with {result.returncode}")
             if not _complete(tmp):
                 raise BinariesError(f"go build did not produce all of {BUILT} in {tmp}")
+            tmp.chmod(0o755)  # mkdtemp makes it 0700; the cache may be shared (CI)
             if target.exists():
                 # An incomplete leftover (e.g. copied by hand): replace it.
                 shutil.rmtree(target)
