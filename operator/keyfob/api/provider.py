@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from keyfob.api.blocks.aws import AwsProviderBlock
+from keyfob.api.blocks.minio import MinioProviderBlock
 from keyfob.api.common import CamelModel, Condition, LabelSelector
 from keyfob.api.request import Duration
 from keyfob.api.vocabulary import Permission
@@ -50,13 +51,14 @@ class Guardrails(CamelModel):
     )
 
 
-PROVIDER_BLOCKS: tuple[str, ...] = ("aws",)
+PROVIDER_BLOCKS: tuple[str, ...] = ("aws", "minio")
 
 
 class ProviderSpec(CamelModel):
     """Exactly one provider block plus the guardrails."""
 
     aws: AwsProviderBlock | None = Field(default=None, description="AWS IAM or an IAM-compatible API.")
+    minio: MinioProviderBlock | None = Field(default=None, description="A MinIO server (service accounts).")
     guardrails: Guardrails = Field(default_factory=Guardrails, description="What requests may ask for.")
 
     def block_name(self) -> str:
