@@ -37,4 +37,5 @@ def registered() -> list[str]:
 
 def _load_builtin() -> None:
     # Importing the adapter modules runs their @register decorators.
+    import keyfob.providers.minio_sa  # noqa: F401
     from keyfob.providers import aws_iam  # noqa: F401
