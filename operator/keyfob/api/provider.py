@@ -8,6 +8,7 @@ from pydantic import Field
 
 from keyfob.api.blocks.aws import AwsProviderBlock
 from keyfob.api.blocks.minio import MinioProviderBlock
+from keyfob.api.blocks.storj import StorjProviderBlock
 from keyfob.api.common import CamelModel, Condition, LabelSelector
 from keyfob.api.request import Duration
 from keyfob.api.vocabulary import Permission
@@ -51,7 +52,7 @@ class Guardrails(CamelModel):
     )
 
 
-PROVIDER_BLOCKS: tuple[str, ...] = ("aws", "minio")
+PROVIDER_BLOCKS: tuple[str, ...] = ("aws", "minio", "storj")
 
 
 class ProviderSpec(CamelModel):
@@ -59,6 +60,9 @@ class ProviderSpec(CamelModel):
 
     aws: AwsProviderBlock | None = Field(default=None, description="AWS IAM or an IAM-compatible API.")
     minio: MinioProviderBlock | None = Field(default=None, description="A MinIO server (service accounts).")
+    storj: StorjProviderBlock | None = Field(
+        default=None, description="Storj: access grants restricted per key, registered at the auth service."
+    )
     guardrails: Guardrails = Field(default_factory=Guardrails, description="What requests may ask for.")
 
     def block_name(self) -> str:

@@ -39,3 +39,4 @@ def _load_builtin() -> None:
     # Importing the adapter modules runs their @register decorators.
     import keyfob.providers.minio_sa  # noqa: F401
     from keyfob.providers import aws_iam  # noqa: F401
+    from keyfob.providers.storj import adapter as storj_adapter  # noqa: F401

@@ -1,0 +1,235 @@
+"""Storj adapter: a parent access grant, restricted per credential with a macaroon caveat, registered at the
+auth service for S3 credentials (Gateway-MT).
+
+With a console REST key (revocable mode), each credential is built on its own root API key named
+'<keyNamePrefix><cluster id>/<key name>': the parent grant's caveats are replayed onto it, keyfob's caveat is
+added, and revoking deletes that root key, which kills the credential at the satellite. The orphan sweep lists
+the project's keys by that name prefix. Issuing again under the same name replaces the root key (its
+secret died with the crashed attempt) instead of creating a second one.
+
+Without a console key the parent grant is restricted directly. Such credentials cannot be revoked: they stop
+at their not_after, so every request needs an expiry and revoke() refuses.
+
+Inherent in Storj (not keyfob's choice): a key may read bucket metadata of its allowed buckets and project
+info regardless of permissions; a key allowed putObjectRetention may also read retention (keyfob refuses
+requests that would rely on the difference); object-lock rights need a root key whose version carries the
+satellite's Object Lock bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+import httpx
+from pydantic import SecretStr
+
+from keyfob.api.blocks.storj import StorjProviderBlock
+from keyfob.api.vocabulary import OBJECT_LOCK_PERMISSIONS, Permission
+from keyfob.lifecycle.naming import parse_key_name
+from keyfob.providers.base import (
+    Capabilities,
+    ConnectionInfo,
+    Grant,
+    IssuedKey,
+    KeyRef,
+    OwnedKey,
+    ProviderError,
+    ProviderRejected,
+)
+from keyfob.providers.registry import register
+from keyfob.providers.storj.auth_service import AuthServiceClient
+from keyfob.providers.storj.authorize import VERSION_OBJECT_LOCK
+from keyfob.providers.storj.console import ConsoleClient, ConsoleKey, CreatedKey, NameTaken
+from keyfob.providers.storj.grant import AccessGrant, GrantError
+from keyfob.providers.storj.macaroon import Macaroon, MacaroonError
+from keyfob.providers.storj.restrict import parent_expiry, parent_gaps, restrict, violations
+from keyfob.providers.storj.scope import build_caveat, not_after, scope_problems
+
+# The auth service refuses grants that expire within a minute; keep a margin for the round trip.
+MIN_LIFETIME = timedelta(minutes=1, seconds=30)
+HTTP_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StorjProvider:
+    kind: ClassVar[str] = "storj"
+
+    def __init__(
+        self,
+        block: StorjProviderBlock,
+        admin: Mapping[str, str],
+        cluster_id: str,
+        *,
+        http: httpx.Client | None = None,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.block = block
+        self.cluster_id = cluster_id
+        self.name_prefix = f"{block.key_name_prefix}{cluster_id}/"
+        self._clock = clock
+        self._http = http or httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        self.parent = _parse_parent(admin, block.access_grant_key)
+        self.auth = AuthServiceClient(block.auth_service_url, self._http)
+        self.console: ConsoleClient | None = None
+        if block.console is not None:
+            rest_key = admin.get(block.console.rest_key_key, "").strip()
+            if not rest_key:
+                missing = block.console.rest_key_key
+                raise ProviderRejected(f"credentials Secret lacks key {missing!r} (the console REST key)")
+            self.console = ConsoleClient(block.console.url, rest_key, block.console.project_id, self._http)
+        self.capabilities = Capabilities(
+            permissions=frozenset(Permission),
+            prefix_scope=False,
+            native_expiry=True,
+            revocable=self.console is not None,
+        )
+        self._reported_endpoint: str | None = None
+
+    # ---- Provider protocol --------------------------------------------------------------------------------
+
+    def connection(self) -> ConnectionInfo:
+        return ConnectionInfo(endpoint=self.block.gateway_endpoint or self._reported_endpoint, region=self.block.region)
+
+    def unsupported(self, grant: Grant) -> list[str]:
+        problems = scope_problems(grant.buckets, grant.permissions)
+        if grant.expires_at is None and self.console is None:
+            problems.append(
+                "a key without expiry: this Storj provider has no console REST key, so keyfob cannot revoke its "
+                "keys and every key must expire (set ttl or expiresAt, or configure spec.storj.console)"
+            )
+        if not problems:
+            now = self._clock()
+            problems += parent_gaps(self.parent.api_key, grant.buckets, grant.permissions, grant.expires_at, now)
+        return problems
+
+    def check(self) -> None:
+        end = parent_expiry(self.parent.api_key)
+        if end is not None and end <= self._clock():
+            raise ProviderRejected(f"the parent access grant expired at {end.isoformat()}")
+        self.auth.live()
+        if self.console is not None:
+            self.console.find(self.name_prefix)
+
+    def issue(self, grant: Grant) -> IssuedKey:
+        problems = self.unsupported(grant)
+        if problems:
+            raise ProviderRejected("Storj cannot express: " + "; ".join(problems))
+        now = self._clock()
+        if grant.expires_at is not None and grant.expires_at - now < MIN_LIFETIME:
+            raise ProviderRejected("the key would expire in less than a minute; the Storj auth service refuses it")
+        caveat = build_caveat(grant.buckets, grant.permissions, grant.expires_at)
+        root: Macaroon | None = None
+        created: CreatedKey | None = None
+        if self.console is not None:
+            created = self._fresh_root_key(self.root_key_name(grant.key_name))
+            root = self._usable_root(created, grant)
+        try:
+            restricted = restrict(self.parent, caveat, root)
+            wrong = violations(restricted.api_key, grant.buckets, grant.permissions, grant.expires_at, now)
+            if wrong:
+                raise ProviderRejected("keyfob built a Storj grant that differs from the request: " + "; ".join(wrong))
+            registration = self.auth.register(SecretStr(restricted.serialize()))
+        except (ProviderError, GrantError) as err:
+            if created is not None:
+                self._discard(created.info)
+            if isinstance(err, GrantError):
+                raise ProviderRejected(str(err)) from None
+            raise
+        self._reported_endpoint = registration.endpoint
+        expires = not_after(grant.expires_at).to_datetime() if grant.expires_at is not None else None
+        return IssuedKey(
+            key_name=grant.key_name,
+            access_key_id=registration.access_key_id,
+            secret_access_key=registration.secret_key,
+            expires_at=expires,
+            expiry_native=True,
+        )
+
+    def revoke(self, ref: KeyRef) -> None:
+        if self.console is None:
+            raise ProviderRejected(
+                "this Storj provider has no console REST key, so keyfob cannot revoke "
+                f"{ref.access_key_id or ref.key_name}; it stops working at its expiry (not_after caveat)"
+            )
+        name = self.root_key_name(ref.key_name)
+        for key in self.console.find(name):
+            if key.name == name:
+                self.console.delete(key.id)
+
+    def list_owned(self) -> list[OwnedKey]:
+        if self.console is None:
+            return []  # nothing to find: registrations at the auth service cannot be listed
+        owned: list[OwnedKey] = []
+        for key in self.console.find(self.name_prefix):
+            if not key.name.startswith(self.name_prefix):
+                continue
+            key_name = key.name[len(self.name_prefix) :]
+            parsed = parse_key_name(key_name)
+            if parsed is not None:
+                owned.append(OwnedKey(key_name=key_name, request_uid=parsed[0]))
+        return owned
+
+    # ---- helpers ------------------------------------------------------------------------------------------
+
+    def root_key_name(self, key_name: str) -> str:
+        return self.name_prefix + key_name
+
+    def _fresh_root_key(self, name: str) -> CreatedKey:
+        assert self.console is not None
+        try:
+            return self.console.create(name)
+        except NameTaken:
+            pass
+        # A crashed earlier attempt left this key; its secret is lost, so replace it.
+        for key in self.console.find(name):
+            if key.name == name:
+                self.console.delete(key.id)
+        try:
+            return self.console.create(name)
+        except NameTaken:
+            raise ProviderRejected(f"console API key {name!r} still exists after deleting it; retry later") from None
+
+    def _usable_root(self, created: CreatedKey, grant: Grant) -> Macaroon:
+        try:
+            root = Macaroon.from_api_key(created.api_key.get_secret_value())
+        except MacaroonError as err:
+            self._discard(created.info)
+            raise ProviderRejected(f"the console returned an unreadable API key: {err}") from None
+        wants_lock = bool(grant.permissions & OBJECT_LOCK_PERMISSIONS)
+        version = created.info.version
+        if wants_lock and version is not None and not version & VERSION_OBJECT_LOCK:
+            self._discard(created.info)
+            raise ProviderRejected(
+                f"the satellite creates API keys without Object Lock support (version {version}); "
+                "object-lock permissions cannot be granted"
+            )
+        return root
+
+    def _discard(self, key: ConsoleKey) -> None:
+        """Best effort: a leftover root key is found again by list_owned (the orphan sweep)."""
+        assert self.console is not None
+        with contextlib.suppress(ProviderError):
+            self.console.delete(key.id)
+
+
+def _parse_parent(admin: Mapping[str, str], key: str) -> AccessGrant:
+    text = admin.get(key, "").strip()
+    if not text:
+        raise ProviderRejected(f"credentials Secret lacks key {key!r} (the parent access grant)")
+    try:
+        return AccessGrant.parse(text)
+    except GrantError as err:
+        raise ProviderRejected(f"the parent access grant in key {key!r} is invalid: {err}") from None
+
+
+@register("storj")
+def _factory(block: StorjProviderBlock, admin: Mapping[str, str], cluster_id: str) -> StorjProvider:
+    return StorjProvider(block, admin, cluster_id)
