@@ -19,6 +19,7 @@ satellite's Object Lock bit.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
@@ -51,12 +52,25 @@ from keyfob.providers.storj.scope import build_caveat, not_after, scope_problems
 # The auth service refuses grants that expire within a minute; keep a margin for the round trip.
 MIN_LIFETIME = timedelta(minutes=1, seconds=30)
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+_shared_http: httpx.Client | None = None
+_shared_http_lock = threading.Lock()
 
 Clock = Callable[[], datetime]
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def shared_http() -> httpx.Client:
+    """One connection pool for every Storj adapter: adapters are rebuilt whenever their provider object or
+    Secret changes, and a client per instance would leave its pool behind each time. httpx.Client is
+    thread-safe."""
+    global _shared_http
+    with _shared_http_lock:
+        if _shared_http is None:
+            _shared_http = httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        return _shared_http
 
 
 class StorjProvider:
@@ -75,7 +89,7 @@ class StorjProvider:
         self.cluster_id = cluster_id
         self.name_prefix = f"{block.key_name_prefix}{cluster_id}/"
         self._clock = clock
-        self._http = http or httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        self._http = http or shared_http()
         self.parent = _parse_parent(admin, block.access_grant_key)
         self.auth = AuthServiceClient(block.auth_service_url, self._http)
         self.console: ConsoleClient | None = None
