@@ -200,7 +200,7 @@ class MotoPeer:
             read_timeout=30,
         )
         return boto3.session.Session().client(
-            service,  # type: ignore[call-overload]
+            service,
             endpoint_url=self.endpoint,
             region_name=self.region,
             aws_access_key_id=access_key if access_key is not None else self.admin_access_key,
@@ -293,8 +293,8 @@ def _parse_record(line: str) -> RecordedCall:
     if body and "x-www-form-urlencoded" in headers.get("content-type", ""):
         with contextlib.suppress(UnicodeDecodeError):
             params.update(parse_qs(body.decode("utf-8")))
-    action = (params.get("Action") or [None])[0]
-    if service is None and action and (params.get("Version") or [None])[0] == IAM_API_VERSION:
+    action = _first(params, "Action")
+    if service is None and action and _first(params, "Version") == IAM_API_VERSION:
         service = "iam"  # unsigned IAM call
     return RecordedCall(
         service=service,
@@ -303,6 +303,11 @@ def _parse_record(line: str) -> RecordedCall:
         path=url.path,
         access_key=access_key,
     )
+
+
+def _first(params: dict[str, list[str]], name: str) -> str | None:
+    values = params.get(name)
+    return values[0] if values else None
 
 
 def _credential_scope(authorization: str, query: dict[str, list[str]]) -> tuple[str | None, str | None]:
