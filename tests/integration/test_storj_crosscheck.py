@@ -83,7 +83,8 @@ def run_go(binary: Path, command: str, request: dict[str, Any]) -> dict[str, Any
         [str(binary), command], input=json.dumps(request), capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, f"storj-crosscheck {command} failed: {done.stderr}"
-    return json.loads(done.stdout)
+    response: dict[str, Any] = json.loads(done.stdout)
+    return response
 
 
 # ---- fixtures: a root key and a parent grant --------------------------------------------------------------------

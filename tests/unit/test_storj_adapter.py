@@ -134,7 +134,8 @@ def test_issue_returns_access_key_secret_and_endpoint(
     assert not auth.allows(issued.access_key_id, secret, ActionType.DELETE, "alpha")
     assert not auth.allows(issued.access_key_id, secret, ActionType.READ, "beta")
     assert not auth.allows(issued.access_key_id, "wrong-secret", ActionType.READ, "alpha")
-    late = issued.expires_at + timedelta(seconds=1)  # type: ignore[operator]
+    assert issued.expires_at is not None
+    late = issued.expires_at + timedelta(seconds=1)
     assert not auth.allows(issued.access_key_id, secret, ActionType.READ, "alpha", when=late)
 
     stored = auth.registrations[issued.access_key_id].grant
@@ -435,7 +436,7 @@ def test_console_fake_contract(console: FakeConsole, http: httpx.Client) -> None
     listing = f"{console.url}/public/v1/projects/apikeys/{console.project_id}"
     missing = http.get(listing, params={"search": "o", "limit": 5, "page": 1, "order": 1}, headers=bearer)
     assert missing.status_code == 400 and "orderDirection" in missing.json()["error"]
-    params = {"search": "ON", "limit": 5, "page": 1, "order": 1, "orderDirection": 1}
+    params: dict[str, str | int] = {"search": "ON", "limit": 5, "page": 1, "order": 1, "orderDirection": 1}
     assert [k["name"] for k in http.get(listing, params=params, headers=bearer).json()["apiKeys"]] == ["one"]
     key_id = created.json()["keyInfo"]["id"]
     assert http.delete(f"{console.url}/public/v1/apikeys/delete/{key_id}", headers=bearer).status_code == 200

@@ -142,8 +142,8 @@ class _LoopbackServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://{LOOPBACK}:{port}"
 
     def start(self) -> None:
         self._thread.start()

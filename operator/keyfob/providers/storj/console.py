@@ -95,10 +95,11 @@ class ConsoleClient:
             )
             raise_for("console list API keys", response, scrub=(self._rest_key,))
             body = _json(response, "console list API keys")
-            keys = body.get("apiKeys") or []
+            keys = body.get("apiKeys")
+            keys = keys if isinstance(keys, list) else []
             found.extend(_key_info(item) for item in keys if isinstance(item, dict) and item.get("id"))
-            page_count = int(body.get("pageCount") or 0)
-            if not keys or page >= page_count:
+            page_count = body.get("pageCount")
+            if not keys or not isinstance(page_count, int) or page >= page_count:
                 return found
             page += 1
 
