@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import secrets
 import socket
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from kubernetes import client, config
 
 from keyfob.testbed import MotoPeer, TestCluster, launch_cluster, service_account_kubeconfig, wait_for
 from keyfob.testbed import binaries as testbed_binaries
+from keyfob.testbed.envtest import ClusterStartError
 from keyfob.testbed.pytest_plugin import Kubectl
 
 pytestmark = pytest.mark.integration
@@ -269,6 +272,39 @@ def test_a_launched_cluster_leaves_no_process_port_or_file_behind() -> None:
     assert not workdir.exists()
     with socket.socket() as sock:  # the API server's port is free again
         sock.bind(("127.0.0.1", port))
+
+
+def test_a_crashing_apiserver_is_reported_with_its_log_and_cleaned_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = testbed_binaries.select_source()
+    if source.kind == "existing":
+        pytest.skip("KEYFOB_TEST_KUBECONFIG is set: no etcd binary to start")
+    bins = testbed_binaries.ensure_binaries(source)
+    assert bins is not None
+    fake = tmp_path / "kube-apiserver"
+    fake.write_text("#!/bin/sh\necho 'E0101 boom: unknown flag --keyfob' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # find our work dir afterwards
+    broken = testbed_binaries.Binaries(
+        etcd=bins.etcd, kube_apiserver=fake, kube_controller_manager=None, origin="assets"
+    )
+    with pytest.raises(ClusterStartError, match=r"(?s)kube-apiserver exited with 3.*boom: unknown flag"):
+        launch_cluster(broken)
+    assert not list(tmp_path.glob("keyfob-envtest-*")), "work dir left behind"
+    etcd_left = [
+        pid
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and _cmdline(pid).startswith(str(bins.etcd)) and str(tmp_path) in _cmdline(pid)
+    ]
+    assert etcd_left == []
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 # -- moto ---------------------------------------------------------------------------------------------

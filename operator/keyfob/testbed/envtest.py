@@ -88,6 +88,12 @@ class TestCluster:
     def logs(self) -> dict[str, Path]:
         return {proc.name: proc.log_path for proc in self.processes}
 
+    def assert_alive(self) -> None:
+        """Raise :class:`ClusterStartError` with the log tail if a control-plane process has exited."""
+        for proc in self.processes:
+            if not proc.alive():
+                raise ClusterStartError(f"{proc.name} exited with {proc.returncode}:\n{proc.log_tail()}")
+
     # -- lifecycle -----------------------------------------------------------------------------------
     @property
     def stopped(self) -> bool:
@@ -296,12 +302,9 @@ def _launch_once(bins: _binaries.Binaries) -> TestCluster:
             "the `default` namespace to exist",
         )
         timings["default_namespace"] = time.monotonic() - t
-        for proc in processes:
-            if not proc.alive():
-                raise ClusterStartError(f"{proc.name} exited with {proc.returncode}:\n{proc.log_tail()}")
         timings["total"] = time.monotonic() - t0
 
-        cluster = TestCluster(
+        candidate = TestCluster(
             kubeconfig=kubeconfig,
             server=server,
             ca_pem=ca.cert_pem,
@@ -311,6 +314,12 @@ def _launch_once(bins: _binaries.Binaries) -> TestCluster:
             processes=processes,
             timings=timings,
         )
+        try:
+            candidate.assert_alive()
+        except BaseException:
+            candidate.stop(timeout=5.0)
+            raise
+        cluster = candidate
         return cluster
     finally:
         if cluster is None:

@@ -91,10 +91,11 @@ def namespace_name(test_name: str, suffix: str | None = None) -> str:
 
 
 @pytest.fixture
-def namespace(kube_api: ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+def namespace(test_cluster: TestCluster, kube_api: ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
     """A freshly created namespace; deleted (without waiting) after the test."""
     from kubernetes import client
 
+    test_cluster.assert_alive()  # a dead controller manager would otherwise only show up as timeouts
     core = client.CoreV1Api(kube_api)
     name = namespace_name(request.node.name)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
