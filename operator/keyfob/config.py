@@ -16,6 +16,8 @@ class Settings:
     tick_seconds: float = 30.0  # how often each request checks whether something is due (cheap, no API calls)
     resync_seconds: float = 600.0  # full re-evaluation (guardrails, Secret presence) of every request
     provider_check_seconds: float = 300.0
+    sweep_seconds: float = 600.0  # orphan sweep per provider object
+    sweep_initial_delay: float = 30.0  # first sweep after start (lets in-flight issues settle)
     max_workers: int = 20
     namespaces: tuple[str, ...] = field(default_factory=tuple)  # empty: cluster-wide
 
@@ -33,6 +35,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         tick_seconds=float(env.get("KEYFOB_TICK_SECONDS", "30")),
         resync_seconds=float(env.get("KEYFOB_RESYNC_SECONDS", "600")),
         provider_check_seconds=float(env.get("KEYFOB_PROVIDER_CHECK_SECONDS", "300")),
+        sweep_seconds=float(env.get("KEYFOB_SWEEP_SECONDS", "600")),
+        sweep_initial_delay=float(env.get("KEYFOB_SWEEP_INITIAL_DELAY", "30")),
         max_workers=int(env.get("KEYFOB_MAX_WORKERS", "20")),
         namespaces=namespaces,
     )

@@ -107,6 +107,9 @@ class KubeCluster:
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
         return dict(self.core.read_namespace(namespace).metadata.labels or {})
 
+    def get_request(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.get_object(REQUESTS, name, namespace)
+
     def get_object(self, plural: str, name: str, namespace: str | None) -> dict[str, Any] | None:
         try:
             if namespace is None:
@@ -116,3 +119,31 @@ class KubeCluster:
             if err.status == 404:
                 return None
             raise
+
+
+def list_all_requests(kube: KubeCluster) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = kube.custom.list_cluster_custom_object(GROUP, VERSION, REQUESTS, limit=500, _continue=token)
+        items.extend(page.get("items", []))
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return items
+
+
+def managed_secret_key_names(kube: KubeCluster) -> set[str]:
+    """Key names recorded on Secrets keyfob wrote, in every namespace (their data is read but not kept)."""
+    names: set[str] = set()
+    token: str | None = None
+    while True:
+        page = kube.core.list_secret_for_all_namespaces(
+            label_selector="app.kubernetes.io/managed-by=keyfob", limit=500, _continue=token
+        )
+        for secret in page.items:
+            name = (secret.metadata.annotations or {}).get("keyfob.dev/key-name")
+            if name:
+                names.add(name)
+        token = page.metadata._continue
+        if not token:
+            return names

@@ -12,6 +12,14 @@ import kopf
 BODY_LOGGERS = ("kubernetes.client.rest", "botocore", "boto3", "s3transfer", "urllib3", "httpx", "httpcore", "minio")
 
 
+class QuietTimers(logging.Filter):
+    """Drop Kopf's per-tick "Timer 'check_due' succeeded" lines: one per request per tick says nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Timer 'check_due'") or message.startswith("Timer 'recheck-"))
+
+
 def configure(*, verbose: bool, debug: bool, json: bool) -> None:
     kopf.configure(
         verbose=verbose,
@@ -19,5 +27,6 @@ def configure(*, verbose: bool, debug: bool, json: bool) -> None:
         log_format=kopf.LogFormat.JSON if json else kopf.LogFormat.FULL,
         log_refkey="object",
     )
+    logging.getLogger("kopf.objects").addFilter(QuietTimers())
     for name in BODY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -20,7 +21,7 @@ PLURAL = "accesskeyrequests"
 _TICK = from_env().tick_seconds
 
 
-def _invalid(runtime: Runtime, body: kopf.Body, message: str) -> None:
+def _invalid(runtime: Runtime, body: Mapping[str, Any], message: str) -> None:
     status = parse_status(body.get("status"))
     generation = body["metadata"].get("generation")
     status.conditions = set_condition(
@@ -35,12 +36,18 @@ def _invalid(runtime: Runtime, body: kopf.Body, message: str) -> None:
 
 def _reconcile(body: kopf.Body, memo: kopf.Memo, logger: Any) -> None:
     runtime: Runtime = memo.runtime
-    try:
-        view = parse_request(body)
-    except InvalidRequest as err:
-        _invalid(runtime, body, str(err))
-        return
-    with runtime.exclusive(view.uid):
+    meta = body["metadata"]
+    with runtime.exclusive(meta["uid"]):
+        # Kopf hands handlers and timers the body of the last watch event, which may predate our own status
+        # writes; acting on it could issue a key twice. Read the object fresh under the per-object lock.
+        fresh = runtime.kube.get_request(meta["namespace"], meta["name"])
+        if fresh is None or fresh["metadata"]["uid"] != meta["uid"] or fresh["metadata"].get("deletionTimestamp"):
+            return
+        try:
+            view = parse_request(fresh)
+        except InvalidRequest as err:
+            _invalid(runtime, fresh, str(err))
+            return
         try:
             outcome = runtime.reconciler.reconcile(view)
         except SecretConflict as err:
@@ -70,11 +77,13 @@ def check_due(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
 def revoke_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Only ever raises TemporaryError: the finalizer stays until the provider confirms revocation."""
     runtime: Runtime = memo.runtime
-    try:
-        view = parse_request(body)
-    except InvalidRequest as err:
-        raise kopf.TemporaryError(f"cannot revoke, spec unreadable: {err}", delay=60) from None
-    with runtime.exclusive(view.uid):
+    meta = body["metadata"]
+    with runtime.exclusive(meta["uid"]):
+        fresh = runtime.kube.get_request(meta["namespace"], meta["name"]) or dict(body)
+        try:
+            view = parse_request(fresh)
+        except InvalidRequest as err:
+            raise kopf.TemporaryError(f"cannot revoke, spec unreadable: {err}", delay=60) from None
         outcome = runtime.reconciler.finalize(view)
     if outcome.retry_after is None:
         runtime.forget(view.uid)

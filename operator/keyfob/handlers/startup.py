@@ -14,11 +14,12 @@ from keyfob.runtime import Runtime
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     cfg = config.from_env()
-    # Kopf's progress and diff-base go to annotations under our prefix; status belongs to keyfob alone.
+    # Kopf's progress and diff-base go to annotations under their own prefix (Kopf ignores every annotation under
+    # a prefix it stores into, and keyfob.dev/rotate must stay visible); status belongs to keyfob alone.
     settings.persistence.finalizer = "keyfob.dev/revoke"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="keyfob.dev")
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.keyfob.dev")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="keyfob.dev", key="last-handled-configuration"
+        prefix="kopf.keyfob.dev", key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING  # our own events say what happened; Kopf's add only failures
     settings.execution.max_workers = cfg.max_workers

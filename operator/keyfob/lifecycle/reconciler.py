@@ -168,7 +168,10 @@ class _Run:
             if self._revoke_all(provider, why="no longer allowed by the provider's guardrails"):
                 self._save()
             return self._fail(Reason.DENIED, "; ".join(denied), None)
-        unsupported = provider.adapter.unsupported(self._grant(provider, "kf-probe", 0, None))
+        probe_life = lifetime(
+            view.spec, guardrails.effective_ttl(provider.spec.guardrails), self.now, view.uid, self.status.revision + 1
+        )
+        unsupported = provider.adapter.unsupported(self._grant(provider, "kf-probe", 0, probe_life.expires_at))
         if unsupported:
             return self._fail(Reason.UNSUPPORTED, f"{provider.label} cannot express: {'; '.join(unsupported)}", None)
 
@@ -211,7 +214,7 @@ class _Run:
             self._ready(ConditionStatus.FALSE, Reason.EXPIRED, "the request's expiresAt has passed")
             self._save()
         self._revoke_previous(provider)
-        if not plan.writes and not plan.expired:
+        if not plan.expired:
             self._settle_ready(provider)
 
     def _grant(self, provider: ResolvedProvider, name: str, revision: int, expires_at: datetime | None) -> Grant:
@@ -357,6 +360,13 @@ class _Run:
     def _revoke_previous(self, provider: ResolvedProvider) -> None:
         due = [k for k in self.status.previous_keys if k.revoke_after is None or k.revoke_after <= self.now]
         for record in due:
+            if not provider.adapter.capabilities.revocable:
+                # Nothing to call: the provider cannot revoke single keys; each expires at its own not-after.
+                self.status.previous_keys = [k for k in self.status.previous_keys if k.key_name != record.key_name]
+                self._save()
+                self.out.normal("ExpiresOnly", f"previous access key {record.access_key_id} not revocable: "
+                                "it stays valid until its own expiry")
+                continue
             provider.adapter.revoke(KeyRef(record.key_name, record.access_key_id))
             crashpoint("after-provider-revoke")
             self.status.previous_keys = [k for k in self.status.previous_keys if k.key_name != record.key_name]
@@ -364,7 +374,7 @@ class _Run:
             self.out.normal(Reason.REVOKED, f"previous access key {record.access_key_id} revoked")
 
     def _revoke_all(self, provider: ResolvedProvider, why: str) -> bool:
-        refs = self._held_keys()
+        refs = self._held_keys() if provider.adapter.capabilities.revocable else []
         for ref in refs:
             provider.adapter.revoke(ref)
             self.out.warning(Reason.REVOKED, f"access key {ref.access_key_id or ref.key_name} revoked: {why}")
@@ -431,9 +441,16 @@ class _Run:
                     self.out.retry_after = RETRY_LOOKUP
                     return
                 provider = fallback  # e.g. namespace deletion removed the admin Secret first
+            if not provider.adapter.capabilities.revocable:
+                self.out.warning(
+                    "ExpiresOnly",
+                    f"{provider.label} cannot revoke single keys: they stay valid until {self.status.expires_at}",
+                )
+                refs = []
             try:
                 for ref in refs:
                     provider.adapter.revoke(ref)
+                    crashpoint("after-provider-revoke")
                     self.out.normal(Reason.REVOKED, f"access key {ref.access_key_id or ref.key_name} revoked")
             except ProviderError as err:
                 self.out.warning(Reason.PROVIDER_ERROR, f"revocation failed, will retry: {err}")

@@ -126,3 +126,46 @@ def aws_setup(namespace: str, kube_api: ApiClient, moto_peer: MotoPeer, keyfob_o
         },
     )
     return AwsSetup(objects, moto_peer, "aws", bucket, other)
+
+
+class OperatorFactory:
+    """Start operators scoped to one namespace with extra settings, while the session operator is paused."""
+
+    def __init__(self, kubeconfig: Path, log_dir: Path, namespace: str) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_dir = log_dir
+        self.namespace = namespace
+        self.started: list[OperatorProcess] = []
+
+    def start(self, **env: str) -> OperatorProcess:
+        log = self.log_dir / f"operator-{self.namespace}-{len(self.started)}.log"
+        defaults = {"KEYFOB_SWEEP_INITIAL_DELAY": "3600"}
+        process = OperatorProcess(
+            self.kubeconfig, log, env={**defaults, **env}, namespaces=(self.namespace,)
+        ).start()
+        self.started.append(process)
+        return process
+
+    def logs(self) -> str:
+        return "".join(p.log_text() for p in self.started)
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            process.stop()
+
+
+@pytest.fixture
+def exclusive_operator(
+    keyfob_operator: OperatorProcess, test_cluster: TestCluster, operator_log_dir: Path, namespace: str,
+    leak_watch: LeakWatch,
+) -> Iterator[OperatorFactory]:
+    """For tests that kill, restart or reconfigure the operator: the session operator is stopped meanwhile."""
+    keyfob_operator.stop()
+    factory = OperatorFactory(test_cluster.kubeconfig, operator_log_dir, namespace)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+        hits = leak_watch.found_in(factory.logs())
+        keyfob_operator.start()
+        assert not hits, f"secret material found in the operator log: {hits}"

@@ -1,0 +1,60 @@
+"""Orphan sweep, per provider object: at startup and then every KEYFOB_SWEEP_SECONDS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from keyfob.api.common import ObjectKind
+from keyfob.api.vocabulary import GROUP, VERSION
+from keyfob.config import from_env
+from keyfob.kube import list_all_requests, managed_secret_key_names
+from keyfob.lifecycle.ports import ProviderLookupError
+from keyfob.lifecycle.sweep import held_key_names, orphans
+from keyfob.provider_access import PLURALS
+from keyfob.providers.base import KeyRef, ProviderError
+from keyfob.runtime import Runtime
+
+_SETTINGS = from_env()
+
+
+def sweep(kind: ObjectKind, body: kopf.Body, runtime: Runtime, logger: Any) -> None:
+    try:
+        adapter = runtime.resolver.from_object(kind, dict(body)).adapter
+    except ProviderLookupError:
+        return  # the provider's own status already says why
+    if not adapter.capabilities.revocable:
+        return
+    try:
+        owned = adapter.list_owned()  # before listing requests: see keyfob.lifecycle.sweep
+    except ProviderError as err:
+        logger.warning(f"orphan sweep skipped: {err}")
+        return
+    if not owned:
+        return
+    held = held_key_names(list_all_requests(runtime.kube), managed_secret_key_names(runtime.kube))
+    for key in orphans(owned, held):
+        try:
+            adapter.revoke(KeyRef(key.key_name, key.access_key_ids[0] if key.access_key_ids else None))
+        except ProviderError as err:
+            logger.warning(f"orphan {key.key_name} not revoked yet: {err}")
+            continue
+        message = f"revoked orphaned key {key.key_name} (no request or Secret holds it)"
+        kopf.event(body, type="Normal", reason="OrphanRevoked", message=message)
+        logger.info(message)
+
+
+def _register(kind: ObjectKind) -> None:
+    plural = PLURALS[kind]
+
+    @kopf.timer(
+        GROUP, VERSION, plural, interval=_SETTINGS.sweep_seconds, initial_delay=_SETTINGS.sweep_initial_delay,
+        id=f"sweep-{plural}",
+    )
+    def sweep_orphans(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+        sweep(kind, body, memo.runtime, logger)
+
+
+for _kind in PLURALS:
+    _register(_kind)

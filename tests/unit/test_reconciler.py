@@ -1,0 +1,181 @@
+"""The reconciler's write order, against in-memory ports: a crash at any step, then a fresh reconcile, leaves
+exactly one live key and it is the one the Secret holds. Also: non-revocable providers never get revoke calls."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import SecretStr
+
+from keyfob.api.common import ObjectKind
+from keyfob.api.provider import ProviderSpec
+from keyfob.api.request import ProviderRef
+from keyfob.api.vocabulary import Permission
+from keyfob.lifecycle import reconciler as reconciler_module
+from keyfob.lifecycle.crashpoints import POINTS
+from keyfob.lifecycle.ports import ResolvedProvider, SecretSnapshot
+from keyfob.lifecycle.reconciler import RequestReconciler
+from keyfob.lifecycle.request_view import parse_request
+from keyfob.providers.base import Capabilities, ConnectionInfo, Grant, IssuedKey, KeyRef, OwnedKey
+from keyfob.secrets.extract import extract_key_pair
+
+UID = "0b6f3c1e-3d1a-4d8e-9a57-0123456789ab"
+
+
+class MemoryProvider:
+    """A provider that keeps keys in a dict and honours the protocol's adopt-or-replace contract."""
+
+    kind: ClassVar[str] = "memory"
+
+    def __init__(self, revocable: bool = True) -> None:
+        self.capabilities = Capabilities(frozenset(Permission), True, False, revocable)
+        self.keys: dict[str, str] = {}  # key name -> access key id
+        self.counter = itertools.count(1)
+        self.revoke_calls = 0
+
+    def connection(self) -> ConnectionInfo:
+        return ConnectionInfo("http://127.0.0.1:1", "us-east-1")
+
+    def unsupported(self, grant: Grant) -> list[str]:
+        return []
+
+    def check(self) -> None:
+        return None
+
+    def issue(self, grant: Grant) -> IssuedKey:
+        key_id = f"AKIA{next(self.counter):04d}"
+        self.keys[grant.key_name] = key_id  # replaces whatever a crashed attempt left under this name
+        return IssuedKey(grant.key_name, key_id, SecretStr(f"secret-{key_id}"), grant.expires_at, False)
+
+    def revoke(self, ref: KeyRef) -> None:
+        self.revoke_calls += 1
+        self.keys.pop(ref.key_name, None)
+
+    def list_owned(self) -> list[OwnedKey]:
+        return [OwnedKey(name, (key_id,)) for name, key_id in self.keys.items()]
+
+
+@dataclass
+class MemoryCluster:
+    obj: dict[str, Any]
+    secrets: dict[str, SecretSnapshot] = field(default_factory=dict)
+
+    def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
+        return self.secrets.get(name)
+
+    def write_secret(self, namespace: str, manifest: dict[str, Any], previous: SecretSnapshot | None) -> None:
+        meta = manifest["metadata"]
+        self.secrets[meta["name"]] = SecretSnapshot(
+            meta["name"], meta["ownerReferences"][0]["uid"], dict(meta["annotations"]), "1", manifest["stringData"]
+        )
+
+    def delete_secret(self, namespace: str, name: str, owner_uid: str) -> None:
+        self.secrets.pop(name, None)
+
+    def release_secret(self, namespace: str, name: str, owner_uid: str) -> None:
+        return None
+
+    def patch_request_status(self, namespace: str, name: str, status: dict[str, object]) -> None:
+        self.obj["status"] = {k: v for k, v in status.items() if v is not None}
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str]:
+        return {}
+
+
+@dataclass
+class StaticProviders:
+    adapter: MemoryProvider
+
+    def resolve(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider:
+        return ResolvedProvider(ObjectKind.ACCESS_KEY_PROVIDER, request_namespace, ref.name,
+                                ProviderSpec.model_validate({"guardrails": {}}), self.adapter)  # type: ignore[arg-type]
+
+    def last_known(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider | None:
+        return None
+
+
+class Crash(BaseException):
+    pass
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def setup(revocable: bool = True) -> tuple[MemoryCluster, MemoryProvider, RequestReconciler, Clock]:
+    obj = {
+        "metadata": {"namespace": "ns", "name": "app", "uid": UID, "generation": 1},
+        "spec": {"providerRef": {"name": "p"}, "buckets": [{"name": "data"}], "permissions": ["read"],
+                 "ttl": "1h", "rotationGracePeriod": "0s", "secretName": "app-s3"},
+    }
+    cluster, provider, clock = MemoryCluster(obj), MemoryProvider(revocable), Clock()
+    return cluster, provider, RequestReconciler(cluster, StaticProviders(provider), clock), clock
+
+
+def served_key(cluster: MemoryCluster) -> str:
+    pair = extract_key_pair(cluster.secrets["app-s3"].data)
+    assert pair is not None
+    return pair[0]
+
+
+@pytest.mark.parametrize("point", [p for p in POINTS if p != "after-provider-revoke"])
+@pytest.mark.parametrize("phase", ["issue", "rotate"])
+def test_crash_then_reconcile_leaves_exactly_the_served_key(
+    monkeypatch: pytest.MonkeyPatch, point: str, phase: str
+) -> None:
+    cluster, provider, reconciler, clock = setup()
+    if phase == "rotate":
+        reconciler.reconcile(parse_request(cluster.obj))
+        clock.now += timedelta(minutes=59)
+
+    def crash(name: str) -> None:
+        if name == point:
+            raise Crash(name)
+
+    monkeypatch.setattr(reconciler_module, "crashpoint", crash)
+    with pytest.raises(Crash):
+        reconciler.reconcile(parse_request(cluster.obj))
+    monkeypatch.setattr(reconciler_module, "crashpoint", lambda name: None)
+    reconciler.reconcile(parse_request(cluster.obj))
+    reconciler.reconcile(parse_request(cluster.obj))  # settled: nothing more happens
+
+    status = cluster.obj["status"]
+    assert status["revision"] == (2 if phase == "rotate" else 1)
+    assert set(provider.keys.values()) == {status["accessKeyId"]} == {served_key(cluster)}
+    assert "pending" not in status
+
+
+def test_restart_with_a_ready_request_calls_no_provider_write() -> None:
+    cluster, provider, reconciler, _ = setup()
+    reconciler.reconcile(parse_request(cluster.obj))
+    before = dict(provider.keys)
+    calls = provider.revoke_calls
+    outcome = reconciler.reconcile(parse_request(cluster.obj))
+    assert provider.keys == before and provider.revoke_calls == calls and outcome.events == []
+
+
+def test_deleting_revokes_everything_held() -> None:
+    cluster, provider, reconciler, _ = setup()
+    reconciler.reconcile(parse_request(cluster.obj))
+    outcome = reconciler.finalize(parse_request(cluster.obj))
+    assert provider.keys == {} and outcome.retry_after is None and "app-s3" not in cluster.secrets
+
+
+def test_non_revocable_provider_is_never_asked_to_revoke() -> None:
+    cluster, provider, reconciler, clock = setup(revocable=False)
+    reconciler.reconcile(parse_request(cluster.obj))
+    clock.now += timedelta(minutes=59)
+    reconciler.reconcile(parse_request(cluster.obj))  # rotation: previous key is dropped, not revoked
+    assert cluster.obj["status"]["revision"] == 2 and not cluster.obj["status"].get("previousKeys")
+    outcome = reconciler.finalize(parse_request(cluster.obj))
+    assert provider.revoke_calls == 0 and outcome.retry_after is None
+    assert any(e.reason == "ExpiresOnly" for e in outcome.events)
