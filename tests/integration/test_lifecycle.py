@@ -10,9 +10,9 @@ import uuid
 from typing import Any
 
 import pytest
-from tests.integration.test_walking_skeleton import code_of, s3_from
 
 from keyfob.testbed.operator_fixtures import AwsSetup, LeakWatch, OperatorFactory
+from keyfob.testbed.s3_checks import code_of, s3_from
 from keyfob.testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration

@@ -6,38 +6,16 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from keyfob.testbed.operator_fixtures import AwsSetup, LeakWatch
+from keyfob.testbed.s3_checks import code_of, s3_from
 from keyfob.testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 ENV_KEYS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
             "BUCKET_NAME", "BUCKET_NAMES"}
-
-
-def s3_from(data: dict[str, str]) -> Any:
-    """A client built ONLY from the Secret's data, as a consumer pod would."""
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=data["AWS_ENDPOINT_URL"],
-        region_name=data["AWS_REGION"],
-        aws_access_key_id=data["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=data["AWS_SECRET_ACCESS_KEY"],
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-    )
-
-
-def code_of(call: Any) -> str:
-    try:
-        call()
-    except ClientError as err:
-        return str(err.response["Error"]["Code"])
-    return "OK"
 
 
 def test_kubectl_apply_issues_a_scoped_working_key(aws_setup: AwsSetup, kubectl: Any, leak_watch: LeakWatch) -> None:

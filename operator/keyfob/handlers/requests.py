@@ -66,6 +66,8 @@ def reconcile_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -
 def check_due(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Cheap unless something is due: renewal, a grace period's end, expiry, or the periodic resync."""
     runtime: Runtime = memo.runtime
+    if body["metadata"].get("deletionTimestamp"):
+        return
     status = parse_status(body.get("status"))
     due = next_due(status)
     if (due is None or due > utcnow()) and not runtime.resync_due(body["metadata"]["uid"]):

@@ -102,8 +102,31 @@ class AwsSetup:
         return [u["UserName"] for u in self.iam_users() if uid in u["UserName"]]
 
 
+def delete_requests_and_wait(objects: Objects, timeout: float = 90) -> None:
+    """Delete every AccessKeyRequest in the namespace while its provider still exists, and wait until the operator
+    has revoked them (a namespace deletion would remove the provider and its admin Secret at the same time)."""
+    from keyfob.api.vocabulary import GROUP, VERSION
+
+    from .objects import REQUESTS
+    from .waiting import wait_for
+
+    def remaining() -> list[str]:
+        items = objects.custom.list_namespaced_custom_object(GROUP, VERSION, objects.namespace, REQUESTS)["items"]
+        return [item["metadata"]["name"] for item in items]
+
+    for name in remaining():
+        try:
+            objects.delete_request(name)
+        except objects.api_exception as err:
+            if err.status != 404:
+                raise
+    wait_for(lambda: not remaining(), timeout, 0.2, f"requests in {objects.namespace} revoked and deleted")
+
+
 @pytest.fixture
-def aws_setup(namespace: str, kube_api: ApiClient, moto_peer: MotoPeer, keyfob_operator: OperatorProcess) -> AwsSetup:
+def aws_setup(
+    namespace: str, kube_api: ApiClient, moto_peer: MotoPeer, keyfob_operator: OperatorProcess
+) -> Iterator[AwsSetup]:
     """In the test namespace: an admin Secret, an AccessKeyProvider `aws` at moto, two fresh buckets."""
     objects = Objects(kube_api, namespace)
     suffix = secrets.token_hex(4)
@@ -125,7 +148,8 @@ def aws_setup(namespace: str, kube_api: ApiClient, moto_peer: MotoPeer, keyfob_o
             }
         },
     )
-    return AwsSetup(objects, moto_peer, "aws", bucket, other)
+    yield AwsSetup(objects, moto_peer, "aws", bucket, other)
+    delete_requests_and_wait(objects)
 
 
 class OperatorFactory:
