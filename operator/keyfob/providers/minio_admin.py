@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import urllib3
-from minio.credentials import StaticProvider
+from minio.credentials.providers import StaticProvider
 from minio.crypto import decrypt, encrypt
 from minio.error import MinioAdminException
 from minio.minioadmin import _COMMAND, MinioAdmin

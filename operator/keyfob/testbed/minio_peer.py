@@ -332,7 +332,7 @@ class MinioPeer:
         (an out-of-window expiration), so tests see the first answer instead.
         """
         import urllib3
-        from minio.credentials import StaticProvider
+        from minio.credentials.providers import StaticProvider
         from minio.minioadmin import MinioAdmin
 
         creds = StaticProvider(access_key or self.root_user, secret_key or self.root_password)
