@@ -20,6 +20,8 @@ class Settings:
     sweep_initial_delay: float = 30.0  # first sweep after start (lets in-flight issues settle)
     max_workers: int = 20
     namespaces: tuple[str, ...] = field(default_factory=tuple)  # empty: cluster-wide
+    shard_labels: dict[str, str] = field(default_factory=dict)  # only objects with these labels (sharding)
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         if not _CLUSTER_ID_RE.fullmatch(self.cluster_id):
@@ -39,4 +41,19 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         sweep_initial_delay=float(env.get("KEYFOB_SWEEP_INITIAL_DELAY", "30")),
         max_workers=int(env.get("KEYFOB_MAX_WORKERS", "20")),
         namespaces=namespaces,
+        shard_labels=parse_labels(env.get("KEYFOB_SHARD_SELECTOR", "")),
+        metrics_port=int(env["KEYFOB_METRICS_PORT"]) if env.get("KEYFOB_METRICS_PORT") else None,
     )
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """'team=a,tier=prod' -> {'team': 'a', 'tier': 'prod'} (equality selectors only)."""
+    labels: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"KEYFOB_SHARD_SELECTOR: {part!r} is not key=value")
+        labels[key.strip()] = value.strip()
+    return labels

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from keyfob.config import Settings
 from keyfob.kube import KubeCluster, load_api_client
 from keyfob.lifecycle.reconciler import RequestReconciler
+from keyfob.metrics import Metrics
 from keyfob.provider_access import ProviderResolver
 
 
@@ -25,6 +26,7 @@ class Runtime:
     kube: KubeCluster
     resolver: ProviderResolver
     reconciler: RequestReconciler
+    metrics: Metrics = field(default_factory=Metrics)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
     _last_full: dict[str, float] = field(default_factory=dict)

@@ -33,10 +33,8 @@ from keyfob.providers.minio_naming import (
     parse_description,
     rfc3339,
 )
-from keyfob.providers.minio_policy import for_minio
 from keyfob.providers.minio_sa import MinioServiceAccountProvider
 from keyfob.providers.registry import factory_for
-from keyfob.providers.s3_policy import render_policy
 
 UID = "0f8e4c1a-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -159,26 +157,6 @@ def test_issue_refuses_out_of_window_and_oversized_policies_before_any_call() ->
         provider.issue(grant(expires_at=NOW + timedelta(days=400)))
     with pytest.raises(ProviderRejected, match="4096"):
         provider.issue(grant(buckets=32))
-
-
-# --- policy fitting --------------------------------------------------------------------------------------------
-
-
-def test_prefix_scoped_listing_drops_only_actions_minio_cannot_condition_on_prefix() -> None:
-    rendered = render_policy([BucketGrant("data", "logs/")], {Permission.LIST, Permission.READ}, time_condition=False)
-    fitted = for_minio(rendered)
-    by_sid = {s["Sid"]: s for s in fitted["Statement"]}
-    assert by_sid["List0"]["Action"] == ["s3:ListBucket"]
-    assert by_sid["List0"]["Condition"] == {"StringLike": {"s3:prefix": ["logs/*"]}}
-    assert by_sid["Objects0"] == next(s for s in rendered["Statement"] if s["Sid"] == "Objects0")
-    granted = {a for s in fitted["Statement"] for a in s["Action"]}
-    assert granted <= {a for s in rendered["Statement"] for a in s["Action"]}  # never wider
-    assert "s3:ListBucketMultipartUploads" in {a for s in rendered["Statement"] for a in s["Action"]}
-
-
-def test_policies_without_prefix_conditions_are_unchanged() -> None:
-    rendered = render_policy([BucketGrant("data")], set(Permission), time_condition=False)
-    assert for_minio(rendered) == rendered
 
 
 # --- error mapping ---------------------------------------------------------------------------------------------

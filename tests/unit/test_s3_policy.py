@@ -51,6 +51,7 @@ def test_prefix_scopes_objects_and_listing() -> None:
     assert actions(policy, "arn:aws:s3:::bbb/team/*") == {"s3:GetObject"}
     listing = next(s for s in policy["Statement"] if "s3:ListBucket" in s["Action"])
     assert listing["Condition"]["StringLike"] == {"s3:prefix": ["team/*"]}
+    assert listing["Action"] == ["s3:ListBucket"], "uploads listing would show keys outside the prefix"
 
 
 @pytest.mark.parametrize(

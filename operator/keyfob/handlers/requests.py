@@ -18,7 +18,9 @@ from keyfob.lifecycle.request_view import InvalidRequest, parse_request, parse_s
 from keyfob.runtime import Runtime, utcnow
 
 PLURAL = "accesskeyrequests"
-_TICK = from_env().tick_seconds
+_SETTINGS = from_env()
+_TICK = _SETTINGS.tick_seconds
+_LABELS = _SETTINGS.shard_labels or None
 
 
 def _invalid(runtime: Runtime, body: Mapping[str, Any], message: str) -> None:
@@ -52,17 +54,18 @@ def _reconcile(body: kopf.Body, memo: kopf.Memo, logger: Any) -> None:
             outcome = runtime.reconciler.reconcile(view)
         except SecretConflict as err:
             raise kopf.TemporaryError(str(err), delay=30) from None
+    runtime.metrics.observe(view.namespace, view.name, outcome)
     report(body, outcome, logger)
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
-@kopf.on.update(GROUP, VERSION, PLURAL)
+@kopf.on.resume(GROUP, VERSION, PLURAL, labels=_LABELS)
+@kopf.on.create(GROUP, VERSION, PLURAL, labels=_LABELS)
+@kopf.on.update(GROUP, VERSION, PLURAL, labels=_LABELS)
 def reconcile_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     _reconcile(body, memo, logger)
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=_TICK, initial_delay=_TICK)
+@kopf.timer(GROUP, VERSION, PLURAL, interval=_TICK, initial_delay=_TICK, labels=_LABELS)
 def check_due(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Cheap unless something is due: renewal, a grace period's end, expiry, or the periodic resync."""
     runtime: Runtime = memo.runtime
@@ -75,7 +78,7 @@ def check_due(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     _reconcile(body, memo, logger)
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL)
+@kopf.on.delete(GROUP, VERSION, PLURAL, labels=_LABELS)
 def revoke_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Only ever raises TemporaryError: the finalizer stays until the provider confirms revocation."""
     runtime: Runtime = memo.runtime
@@ -87,6 +90,9 @@ def revoke_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> N
         except InvalidRequest as err:
             raise kopf.TemporaryError(f"cannot revoke, spec unreadable: {err}", delay=60) from None
         outcome = runtime.reconciler.finalize(view)
+    runtime.metrics.observe_revoked(f"{view.spec.provider_ref.kind.value}/{view.spec.provider_ref.name}",
+                                    outcome.revoked)
     if outcome.retry_after is None:
         runtime.forget(view.uid)
+        runtime.metrics.forget(view.namespace, view.name)
     report(body, outcome, logger)

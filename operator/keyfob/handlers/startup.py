@@ -29,4 +29,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # A timer mid-tick when its request is deleted is re-checked after this long before the finalizer goes
     # (Kopf's default is 60 s, which made every deletion wait a minute).
     settings.background.cancellation_polling = 1
-    memo.runtime = Runtime.create(cfg)
+    settings.scanning.disabled = True  # no cluster-wide CRD/namespace watching: the chart grants no such RBAC
+    runtime = Runtime.create(cfg)
+    if cfg.metrics_port:
+        runtime.metrics.serve(cfg.metrics_port)
+    memo.runtime = runtime

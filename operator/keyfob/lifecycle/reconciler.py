@@ -11,12 +11,13 @@ Previous keys are revoked when their grace period is over, then dropped from sta
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from keyfob.api.common import ConditionStatus
-from keyfob.api.request import ExpiryEnforcement, KeyRecord, PendingIssue
+from keyfob.api.request import AccessKeyRequestStatus, ExpiryEnforcement, KeyRecord, PendingIssue
 from keyfob.api.vocabulary import bucket_name_problem, parse_duration, prefix_problem
 from keyfob.lifecycle import guardrails
 from keyfob.lifecycle.conditions import READY, Reason, set_condition
@@ -61,6 +62,13 @@ class Event:
 class Outcome:
     events: list[Event] = field(default_factory=list)
     retry_after: float | None = None  # None: nothing to retry (the timer still watches due times)
+    # For metrics: what happened at the provider during this reconcile, and the status it left.
+    provider: str = ""
+    issued: list[str] = field(default_factory=list)  # issue reasons
+    issue_seconds: list[float] = field(default_factory=list)
+    revoked: int = 0
+    failures: list[str] = field(default_factory=list)  # failure kinds
+    status: AccessKeyRequestStatus | None = None
 
     def normal(self, reason: str, message: str) -> None:
         self.events.append(Event("Normal", reason, message))
@@ -89,9 +97,12 @@ class RequestReconciler:
     # ---- entry points -------------------------------------------------------------------------------------
 
     def reconcile(self, view: RequestView) -> Outcome:
-        out = Outcome()
+        out = Outcome(provider=f"{view.spec.provider_ref.kind.value}/{view.spec.provider_ref.name}")
         run = _Run(self, view, out)
-        run.execute()
+        try:
+            run.execute()
+        finally:
+            out.status = run.status
         return out
 
     def finalize(self, view: RequestView) -> Outcome:
@@ -233,7 +244,9 @@ class _Run:
         default_ttl = guardrails.effective_ttl(provider.spec.guardrails)
         life = lifetime(spec, default_ttl, self.now, self.view.uid, pending.revision)
         grant = self._grant(provider, pending.key_name, pending.revision, life.expires_at)
+        started = time.monotonic()
         key = provider.adapter.issue(grant)
+        self.out.issue_seconds.append(time.monotonic() - started)
         crashpoint("after-provider-issue")
         connection = provider.adapter.connection()
         credential = Credential(
@@ -306,6 +319,7 @@ class _Run:
         self._ready(ConditionStatus.TRUE, Reason.ISSUED, message)
         self._save()
         self.out.normal(Reason.ISSUED, message)
+        self.out.issued.append(pending.reason)
 
     def _adopt_pending(self, provider: ResolvedProvider) -> None:
         """Crash after the Secret write: the Secret holds the pending key; take its public facts into status."""
@@ -372,6 +386,7 @@ class _Run:
             self.status.previous_keys = [k for k in self.status.previous_keys if k.key_name != record.key_name]
             self._save()
             self.out.normal(Reason.REVOKED, f"previous access key {record.access_key_id} revoked")
+            self.out.revoked += 1
 
     def _revoke_all(self, provider: ResolvedProvider, why: str) -> bool:
         refs = self._held_keys() if provider.adapter.capabilities.revocable else []
@@ -410,6 +425,7 @@ class _Run:
             self._save()
 
     def _provider_failed(self, err: ProviderError) -> None:
+        self.out.failures.append(type(err).__name__)
         retry = RETRY_REJECTED if isinstance(err, ProviderRejected) else RETRY_PROVIDER
         if isinstance(err, ProviderThrottled) and err.retry_after:
             retry = max(err.retry_after, 1.0)
@@ -452,6 +468,7 @@ class _Run:
                     provider.adapter.revoke(ref)
                     crashpoint("after-provider-revoke")
                     self.out.normal(Reason.REVOKED, f"access key {ref.access_key_id or ref.key_name} revoked")
+                    self.out.revoked += 1
             except ProviderError as err:
                 self.out.warning(Reason.PROVIDER_ERROR, f"revocation failed, will retry: {err}")
                 self.out.retry_after = RETRY_PROVIDER

@@ -52,7 +52,6 @@ from keyfob.providers.minio_naming import (
     parse_description,
     rfc3339,
 )
-from keyfob.providers.minio_policy import for_minio
 from keyfob.providers.registry import register
 from keyfob.providers.s3_policy import render_policy
 
@@ -126,7 +125,7 @@ class MinioServiceAccountProvider:
 
     def issue(self, grant: Grant) -> IssuedKey:
         expiration = expiration_for(grant.expires_at, self._clock())
-        policy = for_minio(render_policy(grant.buckets, grant.permissions, grant.expires_at, time_condition=False))
+        policy = render_policy(grant.buckets, grant.permissions, grant.expires_at, time_condition=False)
         size = len(json.dumps(policy, separators=(",", ":")).encode())
         if size > MAX_POLICY_BYTES:
             raise ProviderRejected(

@@ -75,7 +75,12 @@ def render_policy(
         prefix = bucket.prefix or ""
         allow(f"Bucket{index}", [*ALWAYS_BUCKET_ACTIONS, *bucket_only], bucket_arn, when)
         if Permission.LIST in wanted:
-            scoped = {"StringLike": {"s3:prefix": [f"{prefix}*"]}} if prefix else {}
-            allow(f"List{index}", list(BUCKET_ACTIONS[Permission.LIST]), bucket_arn, {**when, **scoped})
+            if prefix:
+                # Only ListBucket knows the s3:prefix key; listing in-progress uploads would show the whole
+                # bucket's keys, so a prefix-scoped key does not get it (MinIO also refuses the combination).
+                scoped = {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
+                allow(f"List{index}", ["s3:ListBucket"], bucket_arn, {**when, **scoped})
+            else:
+                allow(f"List{index}", list(BUCKET_ACTIONS[Permission.LIST]), bucket_arn, when)
         allow(f"Objects{index}", object_actions, f"{bucket_arn}/{prefix}*", when)
     return {"Version": "2012-10-17", "Statement": statements}

@@ -1,0 +1,22 @@
+{{- define "keyfob.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
+
+{{- define "keyfob.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}{{ default (include "keyfob.fullname" .) .Values.serviceAccount.name }}
+{{- else -}}{{ default "default" .Values.serviceAccount.name }}{{- end -}}
+{{- end -}}
+
+{{- define "keyfob.labels" -}}
+app.kubernetes.io/name: keyfob
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "keyfob.selectorLabels" -}}
+app.kubernetes.io/name: keyfob
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
