@@ -51,6 +51,33 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_approve(args: argparse.Namespace) -> int:
+    """Set the request's Approved condition for its current generation (needs patch on accesskeyrequests/status)."""
+    from kubernetes import client
+
+    from keyfob.api.common import ConditionStatus
+    from keyfob.api.vocabulary import GROUP, VERSION
+    from keyfob.kube import load_api_client
+    from keyfob.lifecycle.conditions import APPROVED, set_condition
+    from keyfob.lifecycle.request_view import parse_status
+
+    api = client.CustomObjectsApi(load_api_client())
+    obj = api.get_namespaced_custom_object(GROUP, VERSION, args.namespace, "accesskeyrequests", args.name)
+    status = parse_status(obj.get("status"))
+    generation = obj["metadata"].get("generation")
+    state, reason = (ConditionStatus.FALSE, "Denied") if args.deny else (ConditionStatus.TRUE, "Approved")
+    status.conditions = set_condition(
+        status.conditions, APPROVED, state, reason, args.reason or "", datetime.now(UTC), generation
+    )
+    body = {
+        "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},  # never approve a newer spec blindly
+        "status": {"conditions": [c.wire() for c in status.conditions]},
+    }
+    api.patch_namespaced_custom_object_status(GROUP, VERSION, args.namespace, "accesskeyrequests", args.name, body)
+    print(f"accesskeyrequest/{args.name} generation {generation} {reason.lower()}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from keyfob.demo import run_demo
 
@@ -77,6 +104,13 @@ def parser() -> argparse.ArgumentParser:
     rotate.add_argument("name")
     rotate.add_argument("-n", "--namespace", default="default")
     rotate.set_defaults(func=cmd_rotate)
+
+    approve = sub.add_parser("approve", help="approve (or --deny) a request whose provider requires approval")
+    approve.add_argument("name")
+    approve.add_argument("-n", "--namespace", default="default")
+    approve.add_argument("--deny", action="store_true")
+    approve.add_argument("--reason", default="")
+    approve.set_defaults(func=cmd_approve)
 
     demo = sub.add_parser("demo", help="local API server + moto + operator + a sample request, end to end")
     demo.add_argument("--keep-running", action="store_true", help="leave everything up until Ctrl-C")

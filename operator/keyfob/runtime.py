@@ -50,6 +50,11 @@ class Runtime:
         last = self._last_full.get(uid)
         return last is None or time.monotonic() - last >= self.settings.resync_seconds
 
+    def mark_stale(self, uids: list[str]) -> None:
+        """Re-evaluate these requests fully on their next tick (e.g. their provider's guardrails changed)."""
+        for uid in uids:
+            self._last_full.pop(uid, None)
+
     def forget(self, uid: str) -> None:
         with self._locks_guard:
             self._locks.pop(uid, None)

@@ -227,5 +227,5 @@ def test_orphan_sweep_revokes_only_keyfobs_unheld_keys(
     names = {u["UserName"] for u in aws_setup.iam_users()}
     assert foreign_name in names and foreign_path in names
     assert held["keyName"] in names
-    assert any(e.reason == "OrphanRevoked" for e in objects.core.list_namespaced_event(
-        objects.namespace, field_selector="involvedObject.name=aws").items)
+    wait_for(lambda: any(e.reason == "OrphanRevoked" for e in objects.core.list_namespaced_event(
+        objects.namespace, field_selector="involvedObject.name=aws").items), 30, 0.2, "an OrphanRevoked event")

@@ -63,8 +63,7 @@ def test_kubectl_apply_issues_a_scoped_working_key(aws_setup: AwsSetup, kubectl:
     table = kubectl("get", "akr", "-n", ns).stdout
     assert "app" in table and "True" in table and status["accessKeyId"] in table
 
-    events = {e.reason for e in aws_setup.objects.events_for("app")}
-    assert "Issued" in events
+    wait_for(lambda: "Issued" in {e.reason for e in aws_setup.objects.events_for("app")}, 30, 0.2, "Issued event")
 
 
 def test_delete_revokes_key_user_and_secret(aws_setup: AwsSetup, leak_watch: LeakWatch) -> None:
@@ -121,7 +120,8 @@ def test_unknown_provider_ref_is_a_condition_not_a_key(aws_setup: AwsSetup) -> N
     obj = aws_setup.objects.wait_request("app", "False", "ProviderNotFound")
     assert "'nope' not found" in aws_setup.objects.ready_condition(obj)["message"]
     _no_key_for(aws_setup, "app")
-    assert any(e.reason == "ProviderNotFound" and e.type == "Warning" for e in aws_setup.objects.events_for("app"))
+    wait_for(lambda: any(e.reason == "ProviderNotFound" and e.type == "Warning"
+                         for e in aws_setup.objects.events_for("app")), 30, 0.2, "a ProviderNotFound event")
 
 
 def test_missing_admin_secret_is_a_condition_not_a_key(aws_setup: AwsSetup) -> None:

@@ -47,6 +47,13 @@ class Guardrails(CamelModel):
     max_ttl: Duration | None = Field(
         default=None, alias="maxTTL", description="Longest lifetime a request may ask for."
     )
+    require_approval: bool = Field(
+        default=False,
+        description=(
+            "Issue a key for a new or re-scoped request only after an approver set the request's Approved "
+            "condition (status subresource; see `keyfob approve`) for its current generation."
+        ),
+    )
     default_ttl: Duration = Field(
         default="720h", alias="defaultTTL", description="Lifetime when a request names none."
     )

@@ -10,8 +10,10 @@ from keyfob.api.common import ConditionStatus, ObjectKind
 from keyfob.api.provider import ProviderStatus
 from keyfob.api.vocabulary import GROUP, VERSION
 from keyfob.config import from_env
+from keyfob.kube import list_all_requests
 from keyfob.lifecycle.conditions import READY, Reason, set_condition
 from keyfob.lifecycle.ports import ProviderLookupError
+from keyfob.lifecycle.request_view import uses_provider
 from keyfob.provider_access import PLURALS
 from keyfob.providers.base import ProviderError
 from keyfob.runtime import Runtime, utcnow
@@ -49,6 +51,17 @@ def _register(kind: ObjectKind) -> None:
     def check(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
         _check(kind, body, memo, patch)
 
+
+    @kopf.on.update(GROUP, VERSION, plural, field="spec", id=f"resync-requests-{plural}")
+    def resync_requests(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        """Guardrails may have changed: every request using this provider is re-evaluated on its next tick
+        (and its key revoked if no longer allowed)."""
+        runtime: Runtime = memo.runtime
+        meta = body["metadata"]
+        runtime.mark_stale([
+            r["metadata"]["uid"] for r in list_all_requests(runtime.kube)
+            if uses_provider(r, kind, meta["name"], meta.get("namespace"))
+        ])
 
 for _kind in PLURALS:
     _register(_kind)

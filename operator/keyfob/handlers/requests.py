@@ -8,10 +8,11 @@ from typing import Any
 import kopf
 
 from keyfob.api.common import ConditionStatus
+from keyfob.api.request import AccessKeyRequestStatus
 from keyfob.api.vocabulary import GROUP, VERSION
 from keyfob.config import from_env
 from keyfob.handlers.reporting import report
-from keyfob.lifecycle.conditions import READY, Reason, set_condition
+from keyfob.lifecycle.conditions import APPROVED, READY, Reason, set_condition
 from keyfob.lifecycle.plan import next_due
 from keyfob.lifecycle.reconciler import SecretConflict
 from keyfob.lifecycle.request_view import InvalidRequest, parse_request, parse_status
@@ -58,6 +59,15 @@ def _reconcile(body: kopf.Body, memo: kopf.Memo, logger: Any) -> None:
     report(body, outcome, logger)
 
 
+def awaiting_decision(status: AccessKeyRequestStatus) -> bool:
+    """An approver answered (status changes do not wake Kopf's change handlers, so the timer looks)."""
+    ready, approved = status.condition(READY), status.condition(APPROVED)
+    return (
+        ready is not None and ready.reason == Reason.AWAITING_APPROVAL and approved is not None
+        and approved.status != ConditionStatus.UNKNOWN
+    )
+
+
 @kopf.on.resume(GROUP, VERSION, PLURAL, labels=_LABELS)
 @kopf.on.create(GROUP, VERSION, PLURAL, labels=_LABELS)
 @kopf.on.update(GROUP, VERSION, PLURAL, labels=_LABELS)
@@ -73,7 +83,8 @@ def check_due(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
         return
     status = parse_status(body.get("status"))
     due = next_due(status)
-    if (due is None or due > utcnow()) and not runtime.resync_due(body["metadata"]["uid"]):
+    waiting = awaiting_decision(status)
+    if (due is None or due > utcnow()) and not waiting and not runtime.resync_due(body["metadata"]["uid"]):
         return
     _reconcile(body, memo, logger)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from keyfob.api.common import Condition, ConditionStatus
 
 READY = "Ready"
+APPROVED = "Approved"
 
 
 class Reason:
@@ -25,6 +26,8 @@ class Reason:
     SECRET_CONFLICT = "SecretConflict"
     REVOKED = "Revoked"
     CHECKED = "CredentialsValid"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    APPROVAL_DENIED = "ApprovalDenied"
 
 
 def set_condition(

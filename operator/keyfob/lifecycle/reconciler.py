@@ -20,7 +20,7 @@ from keyfob.api.common import ConditionStatus
 from keyfob.api.request import AccessKeyRequestStatus, ExpiryEnforcement, KeyRecord, PendingIssue
 from keyfob.api.vocabulary import bucket_name_problem, parse_duration, prefix_problem
 from keyfob.lifecycle import guardrails
-from keyfob.lifecycle.conditions import READY, Reason, set_condition
+from keyfob.lifecycle.conditions import APPROVED, READY, Reason, set_condition
 from keyfob.lifecycle.crashpoints import crashpoint
 from keyfob.lifecycle.fingerprint import render_hash, scope_hash
 from keyfob.lifecycle.naming import key_name
@@ -81,6 +81,21 @@ def spec_problems(view: RequestView) -> list[str]:
     """What the CRD schema already refuses, checked again so the operator never relies on it alone."""
     problems = [p for b in view.spec.buckets for p in (bucket_name_problem(b.name), prefix_problem(b.prefix or ""))]
     return [p for p in problems if p]
+
+
+def approval_gate(view: RequestView) -> tuple[str, str] | None:
+    """(reason, message) while a new scope awaits approval or was denied; None once approved for this generation."""
+    approved = view.status.condition(APPROVED)
+    if approved is not None and approved.observed_generation == view.generation:
+        if approved.status == ConditionStatus.TRUE:
+            return None
+        if approved.status == ConditionStatus.FALSE:
+            return Reason.APPROVAL_DENIED, f"approval denied: {approved.message or approved.reason}"
+    return (
+        Reason.AWAITING_APPROVAL,
+        f"the provider requires approval of generation {view.generation}: an approver runs "
+        f"`keyfob approve {view.name} -n {view.namespace}`",
+    )
 
 
 class RequestReconciler:
@@ -195,6 +210,12 @@ class _Run:
             rotate_token=view.rotate_token,
             now=self.now,
         )
+        if provider.spec.guardrails.require_approval and plan.issue in (
+            IssueReason.INITIAL, IssueReason.SCOPE_CHANGED
+        ):
+            gate = approval_gate(view)
+            if gate is not None:
+                return self._fail(gate[0], gate[1], None)
         try:
             self._apply(plan, provider)
         except ProviderError as err:

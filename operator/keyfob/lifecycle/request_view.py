@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from keyfob.api.common import ObjectKind
 from keyfob.api.request import AccessKeyRequestSpec, AccessKeyRequestStatus
 from keyfob.api.vocabulary import API_VERSION
 
@@ -59,3 +60,11 @@ def parse_request(body: Mapping[str, Any]) -> RequestView:
         status=status,
         rotate_token=(meta.get("annotations") or {}).get(ROTATE_ANNOTATION) or None,
     )
+
+
+def uses_provider(body: Mapping[str, Any], kind: ObjectKind, name: str, namespace: str | None) -> bool:
+    """Whether a request body references this provider object (a namespaced one only from its namespace)."""
+    ref = (body.get("spec") or {}).get("providerRef") or {}
+    if ref.get("name") != name or ref.get("kind", ObjectKind.ACCESS_KEY_PROVIDER.value) != kind.value:
+        return False
+    return kind is ObjectKind.CLUSTER_ACCESS_KEY_PROVIDER or body["metadata"].get("namespace") == namespace

@@ -29,9 +29,12 @@ class LeakWatch:
     """Secret values a test saw; the operator log must contain none of them, in any encoding."""
 
     values: set[str] = field(default_factory=set)
+    parent: LeakWatch | None = None
 
     def add(self, value: str) -> None:
         self.values.add(value)
+        if self.parent is not None:
+            self.parent.add(value)
 
     def add_secret_data(self, data: dict[str, str]) -> None:
         for key in ("AWS_SECRET_ACCESS_KEY",):
@@ -58,18 +61,30 @@ def operator_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def keyfob_operator(test_cluster: TestCluster, keyfob_crds: None, operator_log_dir: Path) -> Iterator[OperatorProcess]:
-    """One operator for the session, watching all namespaces, at DEBUG."""
+def session_secrets() -> LeakWatch:
+    """Every secret any test saw during the session."""
+    return LeakWatch()
+
+
+@pytest.fixture(scope="session")
+def keyfob_operator(
+    test_cluster: TestCluster, keyfob_crds: None, operator_log_dir: Path, session_secrets: LeakWatch
+) -> Iterator[OperatorProcess]:
+    """One operator for the session, watching all namespaces, at DEBUG. At the end, everything every operator
+    process logged during the session is scanned for every secret issued during the session."""
     operator = OperatorProcess(test_cluster.kubeconfig, operator_log_dir / "operator.log").start()
     try:
         yield operator
     finally:
         operator.stop()
+        logs = "".join(p.read_text(errors="replace") for p in sorted(operator_log_dir.glob("*.log")))
+        hits = session_secrets.found_in(logs)
+        assert not hits, f"secret material found in the operator logs of the session: {hits}"
 
 
 @pytest.fixture
-def leak_watch(keyfob_operator: OperatorProcess) -> Iterator[LeakWatch]:
-    watch = LeakWatch()
+def leak_watch(keyfob_operator: OperatorProcess, session_secrets: LeakWatch) -> Iterator[LeakWatch]:
+    watch = LeakWatch(parent=session_secrets)
     yield watch
     hits = watch.found_in(keyfob_operator.log_text())
     assert not hits, f"secret material found in the operator log: {hits}"
