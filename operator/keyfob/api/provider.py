@@ -7,8 +7,10 @@ from typing import Annotated
 from pydantic import Field
 
 from keyfob.api.blocks.aws import AwsProviderBlock
+from keyfob.api.blocks.ionos import IonosProviderBlock
 from keyfob.api.blocks.minio import MinioProviderBlock
 from keyfob.api.blocks.storj import StorjProviderBlock
+from keyfob.api.blocks.utho import UthoProviderBlock
 from keyfob.api.common import CamelModel, Condition, LabelSelector
 from keyfob.api.request import Duration
 from keyfob.api.vocabulary import Permission
@@ -59,7 +61,7 @@ class Guardrails(CamelModel):
     )
 
 
-PROVIDER_BLOCKS: tuple[str, ...] = ("aws", "minio", "storj")
+PROVIDER_BLOCKS: tuple[str, ...] = ("aws", "minio", "storj", "ionos", "utho")
 
 
 class ProviderSpec(CamelModel):
@@ -69,6 +71,12 @@ class ProviderSpec(CamelModel):
     minio: MinioProviderBlock | None = Field(default=None, description="A MinIO server (service accounts).")
     storj: StorjProviderBlock | None = Field(
         default=None, description="Storj: access grants restricted per key, registered at the auth service."
+    )
+    ionos: IonosProviderBlock | None = Field(
+        default=None, description="IONOS Object Storage: unscoped access keys of the token's user (opt-in)."
+    )
+    utho: UthoProviderBlock | None = Field(
+        default=None, description="Utho Object Storage: named access keys with a permission per bucket."
     )
     guardrails: Guardrails = Field(default_factory=Guardrails, description="What requests may ask for.")
 

@@ -39,4 +39,6 @@ def _load_builtin() -> None:
     # Importing the adapter modules runs their @register decorators.
     import keyfob.providers.minio_sa  # noqa: F401
     from keyfob.providers import aws_iam  # noqa: F401
+    from keyfob.providers import ionos as ionos_adapter  # noqa: F401
+    from keyfob.providers import utho as utho_adapter  # noqa: F401
     from keyfob.providers.storj import adapter as storj_adapter  # noqa: F401
