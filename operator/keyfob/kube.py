@@ -107,6 +107,20 @@ class KubeCluster:
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
         return dict(self.core.read_namespace(namespace).metadata.labels or {})
 
+    def annotate_pod_template(self, namespace: str, kind: str, name: str, key: str, value: str) -> bool:
+        apps = client.AppsV1Api(self.core.api_client)
+        patch = {"spec": {"template": {"metadata": {"annotations": {key: value}}}}}
+        try:
+            if kind == "Deployment":
+                apps.patch_namespaced_deployment(name, namespace, patch)
+            else:
+                apps.patch_namespaced_stateful_set(name, namespace, patch)
+        except ApiException as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
     def get_request(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get_object(REQUESTS, name, namespace)
 

@@ -1,6 +1,7 @@
 """Install it like a user: the Helm chart renders, lints, is accepted by the real API server (server-side
 apply), deploy/ is generated from it without drift, and the operator running under the chart's ServiceAccount
-token and RBAC issues and revokes a key. Removing any single rule from the chart's ClusterRole breaks it."""
+token and RBAC issues and revokes a key. Removing any one of the rules the core flow needs (keyfob objects,
+status, Secrets, namespaces) from the chart's ClusterRole breaks it."""
 
 from __future__ import annotations
 

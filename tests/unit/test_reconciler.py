@@ -64,6 +64,7 @@ class MemoryProvider:
 class MemoryCluster:
     obj: dict[str, Any]
     secrets: dict[str, SecretSnapshot] = field(default_factory=dict)
+    rollouts: list[tuple[str, str, str]] = field(default_factory=list)
 
     def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
         return self.secrets.get(name)
@@ -85,6 +86,10 @@ class MemoryCluster:
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
         return {}
+
+    def annotate_pod_template(self, namespace: str, kind: str, name: str, key: str, value: str) -> bool:
+        self.rollouts.append((kind, name, value))
+        return True
 
 
 @dataclass
@@ -179,3 +184,15 @@ def test_non_revocable_provider_is_never_asked_to_revoke() -> None:
     outcome = reconciler.finalize(parse_request(cluster.obj))
     assert provider.revoke_calls == 0 and outcome.retry_after is None
     assert any(e.reason == "ExpiresOnly" for e in outcome.events)
+
+
+def test_rotation_rolls_restart_targets_once_per_revision() -> None:
+    cluster, _, reconciler, clock = setup()
+    cluster.obj["spec"]["restartTargets"] = [{"kind": "Deployment", "name": "web"}]
+    reconciler.reconcile(parse_request(cluster.obj))
+    assert cluster.rollouts == [], "the first key needs no restart"
+    clock.now += timedelta(minutes=59)
+    reconciler.reconcile(parse_request(cluster.obj))
+    reconciler.reconcile(parse_request(cluster.obj))
+    assert cluster.rollouts == [("Deployment", "web", "2")]
+    assert cluster.obj["status"]["rolledOutRevision"] == 2

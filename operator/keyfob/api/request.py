@@ -73,6 +73,13 @@ class SecretTemplate(CamelModel):
     annotations: dict[str, str] = Field(default_factory=dict, description="Annotations added to the Secret.")
 
 
+class RestartTarget(CamelModel):
+    """A workload that reads the Secret as env vars: rolled (pod-template annotation) when the key rotates."""
+
+    kind: str = Field(description="Deployment or StatefulSet.", pattern=r"^(Deployment|StatefulSet)$")
+    name: K8sName = Field(description="Name of the workload in this namespace.")
+
+
 class AccessKeyRequestSpec(CamelModel):
     """The access key a workload needs."""
 
@@ -125,6 +132,11 @@ class AccessKeyRequestSpec(CamelModel):
         max_length=5,
         json_schema_extra={"x-kubernetes-list-type": "set", "default": [SecretFormat.ENV.value]},
     )
+    restart_targets: list[RestartTarget] = Field(
+        default_factory=list,
+        description="Workloads to roll after each rotation (annotation keyfob.dev/revision on the pod template).",
+        max_length=8,
+    )
     deletion_policy: DeletionPolicy = Field(
         default=DeletionPolicy.REVOKE,
         description="Revoke the key and delete the Secret when the request is deleted, or Retain both.",
@@ -172,6 +184,9 @@ class AccessKeyRequestStatus(CamelModel):
     pending: PendingIssue | None = Field(default=None, description="An issue in flight.")
     scope_hash: str | None = Field(default=None, description="Fingerprint of the scope the key was issued for.")
     provider: str | None = Field(default=None, description="Kind/name of the provider that issued the key.")
+    rolled_out_revision: int | None = Field(
+        default=None, description="Revision the restartTargets were last rolled for."
+    )
     rotate_request_handled: str | None = Field(
         default=None, description="Value of the keyfob.dev/rotate annotation last acted on."
     )

@@ -50,6 +50,11 @@ class ClusterPort(Protocol):
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]: ...
 
+    def annotate_pod_template(self, namespace: str, kind: str, name: str, key: str, value: str) -> bool:
+        """Set a pod-template annotation on a Deployment/StatefulSet (rolls it if the value changed); False when
+        the workload does not exist."""
+        ...
+
 
 class ProviderLookupError(Exception):
     """The provider object or its admin credentials cannot be used; message safe for a condition."""

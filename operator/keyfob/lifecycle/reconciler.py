@@ -42,6 +42,7 @@ from keyfob.secrets.extract import extract_key_pair
 from keyfob.secrets.formats import Credential, render_data
 
 RETRY_LOOKUP = 30.0
+ROLLOUT_ANNOTATION = "keyfob.dev/revision"
 
 
 class SecretConflict(Exception):
@@ -245,9 +246,29 @@ class _Run:
         if plan.expired:
             self._ready(ConditionStatus.FALSE, Reason.EXPIRED, "the request's expiresAt has passed")
             self._save()
+        self._roll_out()
         self._revoke_previous(provider)
         if not plan.expired:
             self._settle_ready(provider)
+
+    def _roll_out(self) -> None:
+        """After a rotation, roll the workloads that read the key as env vars, once per revision (the patch is
+        idempotent: the same annotation value does not roll again, so a crash before the status write is safe)."""
+        status, targets = self.status, self.view.spec.restart_targets
+        if not targets or status.revision <= 1 or status.rolled_out_revision == status.revision:
+            return
+        if status.access_key_id is None or status.pending is not None:
+            return
+        for target in targets:
+            found = self.cluster.annotate_pod_template(
+                self.view.namespace, target.kind, target.name, ROLLOUT_ANNOTATION, str(status.revision)
+            )
+            if found:
+                self.out.normal("RolledOut", f"{target.kind} {target.name!r} rolled for revision {status.revision}")
+            else:
+                self.out.warning("RolloutTargetMissing", f"{target.kind} {target.name!r} not found")
+        status.rolled_out_revision = status.revision
+        self._save()
 
     def _grant(self, provider: ResolvedProvider, name: str, revision: int, expires_at: datetime | None) -> Grant:
         spec = self.view.spec

@@ -176,12 +176,13 @@ class OperatorFactory:
         self.namespace = namespace
         self.started: list[OperatorProcess] = []
 
-    def start(self, kubeconfig: Path | None = None, **env: str) -> OperatorProcess:
+    def start(self, kubeconfig: Path | None = None, log_format: str = "text", **env: str) -> OperatorProcess:
         """An operator for this namespace; `kubeconfig` runs it under another identity (e.g. the chart's SA)."""
         log = self.log_dir / f"operator-{self.namespace}-{len(self.started)}.log"
         defaults = {"KEYFOB_SWEEP_INITIAL_DELAY": "3600"}
         process = OperatorProcess(
-            kubeconfig or self.kubeconfig, log, env={**defaults, **env}, namespaces=(self.namespace,)
+            kubeconfig or self.kubeconfig, log, env={**defaults, **env}, namespaces=(self.namespace,),
+            log_format=log_format,
         ).start()
         self.started.append(process)
         return process

@@ -24,12 +24,14 @@ class OperatorProcess:
         env: Mapping[str, str] | None = None,
         namespaces: tuple[str, ...] = (),
         tick_seconds: float = 1.0,
+        log_format: str = "text",
     ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.env = dict(env or {})
         self.namespaces = namespaces
         self.tick_seconds = tick_seconds
+        self.log_format = log_format
         self.process: ManagedProcess | None = None
 
     def start(self) -> OperatorProcess:
@@ -43,7 +45,7 @@ class OperatorProcess:
             }
         )
         env.update(self.env)
-        argv = [sys.executable, "-m", "keyfob", "run", "--debug"]
+        argv = [sys.executable, "-m", "keyfob", "run", "--debug", f"--log-format={self.log_format}"]
         for namespace in self.namespaces:
             argv += ["--namespace", namespace]
         self.process = ManagedProcess("keyfob", argv, self.log_path, env=env)
