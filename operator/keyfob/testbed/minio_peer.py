@@ -11,24 +11,23 @@ needed; later runs only start it. ``KEYFOB_MINIO_BINARY`` points at a prebuilt b
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import fcntl
 import os
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import httpx
+
+from .go_tools import GoToolError, go_install
+from .ports import free_ports
+from .processes import ManagedProcess
 
 #: The pinned MinIO server: the newest revision the Go module proxy serves (the last RELEASE tag,
 #: RELEASE.2025-10-15T17-29-55Z, plus the archive commits; it has service-account expiration and
@@ -37,116 +36,25 @@ MINIO_MODULE = "github.com/minio/minio"
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 ENV_BINARY = "KEYFOB_MINIO_BINARY"
 LOOPBACK = "127.0.0.1"
-_PR_SET_PDEATHSIG = 1
 
 
 class MinioPeerError(RuntimeError):
     """The MinIO binary cannot be built or the server did not come up."""
 
 
-def cache_dir(env: Mapping[str, str] | None = None, version: str = MINIO_VERSION) -> Path:
-    """``$XDG_CACHE_HOME/keyfob/minio/<version>`` (default ``~/.cache/keyfob/minio/<version>``)."""
-    env = os.environ if env is None else env
-    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path(env.get("HOME") or Path.home()) / ".cache"
-    return base / "keyfob" / "minio" / version
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
-
-
-def go_install_command(version: str = MINIO_VERSION) -> list[str]:
-    return ["go", "install", "-trimpath", "-ldflags=-s -w", f"{MINIO_MODULE}@{version}"]
-
-
-def ensure_binary(env: Mapping[str, str] | None = None, *, version: str = MINIO_VERSION, log: bool = True) -> Path:
-    """Path of a runnable ``minio``: ``$KEYFOB_MINIO_BINARY``, else the cache, else build into the cache.
-
-    The build runs under a file lock into a temporary sibling directory and is renamed into place, so
-    concurrent test runs build once and never see a half-written binary.
-    """
+def ensure_binary(env: Mapping[str, str] | None = None, *, version: str = MINIO_VERSION) -> Path:
+    """Path of a runnable ``minio``: ``$KEYFOB_MINIO_BINARY``, else the cache, else build into the cache
+    (once, under the test bed's build lock; see go_tools)."""
     env = dict(os.environ if env is None else env)
     if env.get(ENV_BINARY):
         given = Path(env[ENV_BINARY])
-        if not _executable(given):
+        if not (given.is_file() and os.access(given, os.X_OK)):
             raise MinioPeerError(f"{ENV_BINARY}={given} is not an executable file")
         return given
-    target_dir = cache_dir(env, version)
-    target = target_dir / "minio"
-    if _executable(target):
-        return target
-    with _file_lock(target_dir.parent / f".{version}.lock"):
-        if _executable(target):  # another process built it while we waited for the lock
-            return target
-        if shutil.which("go") is None:
-            raise MinioPeerError(
-                f"no MinIO binary in {target_dir} and no Go toolchain to build it (or set {ENV_BINARY})"
-            )
-        work = Path(tempfile.mkdtemp(prefix=f".{version}.build-", dir=target_dir.parent))
-        try:
-            _go_install(work, env, version, log)
-            target_dir.mkdir(parents=True, exist_ok=True)
-            os.replace(work / "bin" / "minio", target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return target
-
-
-def _go_install(work: Path, env: dict[str, str], version: str, log: bool) -> None:
-    build_env = {**env, "GOBIN": str(work / "bin"), "CGO_ENABLED": "0", "GOTOOLCHAIN": env.get("GOTOOLCHAIN", "local")}
-    build_env.pop("GOFLAGS", None)  # e.g. -mod=vendor from the caller's module would break `go install pkg@v`
-    if log:
-        print(f"keyfob: building MinIO {version} into the cache (one time, ~2-4 min)...", file=sys.stderr, flush=True)
-    started = time.monotonic()
-    output = work / "go-install.log"
-    with output.open("wb") as sink:
-        done = subprocess.run(
-            go_install_command(version), env=build_env, cwd=work, stdout=sink, stderr=subprocess.STDOUT
-        )
-    if done.returncode != 0 or not _executable(work / "bin" / "minio"):
-        tail = output.read_text(errors="replace")[-4000:]
-        raise MinioPeerError(f"go install {MINIO_MODULE}@{version} failed (exit {done.returncode}):\n{tail}")
-    if log:
-        print(f"keyfob: built MinIO in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
-
-
-def _pdeathsig_preexec() -> Callable[[], None] | None:
-    """A preexec_fn that makes the kernel SIGKILL the child when our (forking) thread dies."""
-    if not sys.platform.startswith("linux"):
-        return None
     try:
-        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
-
-
-def _free_ports(count: int) -> list[int]:
-    with contextlib.ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind((LOOPBACK, 0))
-            ports.append(int(sock.getsockname()[1]))
-        return ports
+        return go_install(MINIO_MODULE, version, "minio", cache_name="minio")
+    except GoToolError as err:
+        raise MinioPeerError(f"{err} (or set {ENV_BINARY})") from None
 
 
 class MinioPeer:
@@ -165,8 +73,7 @@ class MinioPeer:
         self.port = 0
         self.console_port = 0
         self._root: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._proc: ManagedProcess | None = None
 
     def __repr__(self) -> str:  # never the root password
         return f"MinioPeer(endpoint={self.endpoint!r}, running={self.running})"
@@ -181,7 +88,7 @@ class MinioPeer:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._proc is not None and self._proc.alive()
 
     @property
     def log_path(self) -> Path | None:
@@ -200,11 +107,10 @@ class MinioPeer:
             raise MinioPeerError("already started")
         binary = self.binary or ensure_binary()
         self._root = Path(tempfile.mkdtemp(prefix="keyfob-minio-"))
-        self._log = (self._root / "minio.log").open("ab")
         last = ""
         try:
             for _ in range(self.attempts):  # a port picked free can be taken before MinIO binds it
-                self.port, self.console_port = _free_ports(2)
+                self.port, self.console_port = free_ports(2)
                 self._spawn(binary)
                 problem = self._wait_ready()
                 if problem is None:
@@ -236,16 +142,8 @@ class MinioPeer:
             "--console-address", f"{LOOPBACK}:{self.console_port}",
             "--certs-dir", str(self._root / "certs"),
         ]  # fmt: skip
-        self._proc = subprocess.Popen(
-            args,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            # PDEATHSIG fires when the forking *thread* exits: fixtures and the CLI start it from the main thread.
-            preexec_fn=_pdeathsig_preexec(),
-        )
+        # ManagedProcess: own session, SIGKILLed with its parent (PR_SET_PDEATHSIG), stopped by PID.
+        self._proc = ManagedProcess("minio", args, self._root / "minio.log", env=env)
 
     def _wait_ready(self) -> str | None:
         """None once /minio/health/live answers and IAM serves admin calls; else why not."""
@@ -254,7 +152,7 @@ class MinioPeer:
         last = "no answer yet"
         with httpx.Client(timeout=2.0) as http:
             while time.monotonic() < deadline:
-                if self._proc is None or self._proc.poll() is not None:
+                if self._proc is None or not self._proc.alive():
                     return f"exited with {self._proc.returncode if self._proc else '?'}"
                 try:
                     if http.get(url).status_code == 200 and self._iam_ready():
@@ -275,26 +173,14 @@ class MinioPeer:
     def stop(self) -> None:
         """SIGTERM the server's process group, SIGKILL after a deadline, then remove the data dir."""
         self._kill()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
 
     def _kill(self, grace: float = 10.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=grace)
+        if proc is not None:
+            proc.stop(grace)
 
     def log_tail(self, size: int = 4000) -> str:
         path = self.log_path
