@@ -5,4 +5,5 @@ pytest_plugins = [
     "keyfob.testbed.pytest_plugin",
     "keyfob.testbed.operator_fixtures",
     "keyfob.testbed.minio_fixtures",
+    "keyfob.testbed.provider_fakes_fixtures",
 ]

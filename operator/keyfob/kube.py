@@ -10,7 +10,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from keyfob.api.vocabulary import GROUP, VERSION
-from keyfob.lifecycle.ports import SecretSnapshot
+from keyfob.lifecycle.ports import SecretSnapshot, StatusConflict
 
 REQUESTS = "accesskeyrequests"
 
@@ -101,8 +101,19 @@ class KubeCluster:
         ]
         self.core.patch_namespaced_secret(name, namespace, patch)
 
-    def patch_request_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, REQUESTS, name, {"status": status})
+    def patch_request_status(
+        self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None = None
+    ) -> str | None:
+        body: dict[str, Any] = {"status": status}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}  # optimistic concurrency: 409 if stale
+        try:
+            done = self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, REQUESTS, name, body)
+        except ApiException as err:
+            if err.status == 409:
+                raise StatusConflict(f"{namespace}/{name} changed since it was read") from None
+            raise
+        return str((done.get("metadata") or {}).get("resourceVersion") or "") or None
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
         return dict(self.core.read_namespace(namespace).metadata.labels or {})

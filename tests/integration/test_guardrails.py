@@ -70,6 +70,16 @@ def test_another_namespaces_provider_cannot_be_used(guarded: AwsSetup, kube_api:
         other.core.delete_namespace(other.namespace)
 
 
+def test_namespaced_provider_reads_its_admin_secret_only_from_its_own_namespace(aws_setup: AwsSetup) -> None:
+    objects = aws_setup.objects
+    objects.provider("elsewhere", {"aws": {"iamEndpoint": aws_setup.moto.endpoint,
+                                           "credentialsSecretRef": {"name": "aws-admin", "namespace": "kube-system"}}})
+    objects.request("app", aws_setup.request_spec("app-s3", providerRef={"name": "elsewhere"}))
+    obj = objects.wait_request("app", "False", "ProviderNotReady")
+    assert "own namespace" in objects.ready_condition(obj)["message"]
+    no_key(aws_setup, "app")
+
+
 @pytest.mark.parametrize(
     "bucket",
     ['a"b', "a*", "arn:aws:s3:::x", "../etc", "a/b", "${aws:username}", "a b", "A" * 3, "ab"],

@@ -1,23 +1,18 @@
 """The same operator-level lifecycle, run unchanged against every provider peer here: moto (AWS IAM), a real
-MinIO, and the Storj contract fakes (auth service + console REST, following storj/edge and storj/storj's
-published contracts, see keyfob.testbed.storj_fakes). Each test acts as a user and checks the credential:
+MinIO, and contract fakes where no real peer can run: Storj (auth service + console REST, following storj/edge
+and storj/storj's published contracts, keyfob.testbed.storj_fakes), IONOS (Object Storage Management API,
+keyfob.testbed.ionos_fake) and Utho (utho-go's object-storage calls, keyfob.testbed.utho_fake).
+Each test acts as a user and checks the credential:
 issue -> Secret -> the key works -> rotate -> revoke; orphan sweep; SIGKILL at each write of an issue."""
 
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from keyfob.api.provider import ProviderSpec
-from keyfob.api.vocabulary import Permission
-from keyfob.lifecycle.naming import key_name
-from keyfob.providers.base import BucketGrant, Grant, RequestIdentity
-from keyfob.providers.registry import factory_for
 from keyfob.testbed.harness import ProviderHarness
 from keyfob.testbed.harnesses import AwsHarness, MinioHarness, StorjHarness
 from keyfob.testbed.objects import Objects
@@ -26,7 +21,7 @@ from keyfob.testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 SATELLITE = "12EayRS2V1kEsWESU9QMRseFhdxYxKicsiFmxrsLZHeLUtdps3S@satellite.invalid:7777"
-PROVIDERS = ["aws", "minio", "storj"]
+PROVIDERS = ["aws", "minio", "storj", "ionos", "utho"]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +42,11 @@ def harness(request: pytest.FixtureRequest) -> ProviderHarness:
         return AwsHarness(request.getfixturevalue("moto_peer"))
     if request.param == "minio":
         return MinioHarness(request.getfixturevalue("minio_peer"))
-    keys, auth, console, parent = request.getfixturevalue("storj_peers")
-    return StorjHarness(keys, auth, console, parent)
+    if request.param == "storj":
+        keys, auth, console, parent = request.getfixturevalue("storj_peers")
+        return StorjHarness(keys, auth, console, parent)
+    harness: ProviderHarness = request.getfixturevalue(f"{request.param}_harness")  # IONOS / Utho contract fakes
+    return harness
 
 
 @pytest.fixture
@@ -97,24 +95,12 @@ def test_issue_use_rotate_and_revoke(harness: ProviderHarness, suite: Objects, l
     assert harness.live_key_ids() - before == set()
 
 
-def make_orphan(harness: ProviderHarness, cluster_id: str = "default") -> str:
-    """A key with keyfob's naming convention and no request, made behind the operator's back."""
-    spec = ProviderSpec.model_validate(harness.provider_spec("admin"))
-    block = getattr(spec, spec.block_name())
-    adapter = factory_for(spec.block_name())(block, harness.admin_secret_data(), cluster_id)
-    uid = str(uuid.uuid4())
-    bucket = harness.request_spec("x")["buckets"][0]["name"]
-    grant = Grant(key_name(uid, 1), RequestIdentity("gone", "gone", uid), 1, (BucketGrant(bucket),),
-                  frozenset({Permission.READ}), datetime.now(UTC) + timedelta(hours=1))
-    return adapter.issue(grant).access_key_id
-
-
 def test_orphan_sweep_revokes_a_key_nobody_holds(
     harness: ProviderHarness, suite: Objects, exclusive_operator: OperatorFactory, leak_watch: LeakWatch
 ) -> None:
     suite.request("held", request_spec(harness, "held-s3"))
-    orphan = make_orphan(harness)
-    foreign = make_orphan(harness, cluster_id="other-cluster")
+    orphan = harness.make_orphan("default")
+    foreign = harness.make_orphan("other-cluster")
     assert {orphan, foreign} <= harness.live_key_ids()
     exclusive_operator.start(KEYFOB_SWEEP_INITIAL_DELAY="1", KEYFOB_SWEEP_SECONDS="2")
     held = wait_revision(suite, "held", 1)

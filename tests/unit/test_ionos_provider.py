@@ -33,15 +33,12 @@ from keyfob.providers.ionos_naming import description_for, parse_description
 from keyfob.providers.registry import factory_for
 from keyfob.providers.rest import retry_after
 from keyfob.secrets.formats import Credential, render_env
-from keyfob.testbed import provider_fakes_fixtures as fakes
 from keyfob.testbed.fake_s3 import probe
 from keyfob.testbed.harness_ionos import IonosHarness
 from keyfob.testbed.ionos_fake import IonosFake
 from keyfob.testbed.waiting import wait_for
 
 # The plugin's fixtures, until tests/conftest.py registers keyfob.testbed.provider_fakes_fixtures.
-ionos_fake = fakes.ionos_fake
-ionos_harness = fakes.ionos_harness
 
 P = Permission
 CLUSTER = "cluster-a"

@@ -18,7 +18,7 @@ from keyfob.api.request import ProviderRef
 from keyfob.api.vocabulary import Permission
 from keyfob.lifecycle import reconciler as reconciler_module
 from keyfob.lifecycle.crashpoints import POINTS
-from keyfob.lifecycle.ports import ResolvedProvider, SecretSnapshot
+from keyfob.lifecycle.ports import ResolvedProvider, SecretSnapshot, StatusConflict
 from keyfob.lifecycle.reconciler import RequestReconciler
 from keyfob.lifecycle.request_view import parse_request
 from keyfob.providers.base import Capabilities, ConnectionInfo, Grant, IssuedKey, KeyRef, OwnedKey
@@ -81,8 +81,15 @@ class MemoryCluster:
     def release_secret(self, namespace: str, name: str, owner_uid: str) -> None:
         return None
 
-    def patch_request_status(self, namespace: str, name: str, status: dict[str, object]) -> None:
+    def patch_request_status(
+        self, namespace: str, name: str, status: dict[str, object], resource_version: str | None = None
+    ) -> str | None:
+        current = str(self.obj["metadata"].get("resourceVersion", "1"))
+        if resource_version is not None and resource_version != current:
+            raise StatusConflict(f"{name} is at {current}, not {resource_version}")
         self.obj["status"] = {k: v for k, v in status.items() if v is not None}
+        self.obj["metadata"]["resourceVersion"] = str(int(current) + 1)
+        return self.obj["metadata"]["resourceVersion"]
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
         return {}
@@ -196,3 +203,35 @@ def test_rotation_rolls_restart_targets_once_per_revision() -> None:
     reconciler.reconcile(parse_request(cluster.obj))
     assert cluster.rollouts == [("Deployment", "web", "2")]
     assert cluster.obj["status"]["rolledOutRevision"] == 2
+
+
+def test_throttling_is_retried_without_failing_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyfob.providers.base import ProviderThrottled
+
+    cluster, provider, reconciler, _ = setup()
+    real_issue = provider.issue
+
+    def throttled(grant: Grant) -> IssuedKey:
+        raise ProviderThrottled("SlowDown", retry_after=7)
+
+    monkeypatch.setattr(provider, "issue", throttled)
+    outcome = reconciler.reconcile(parse_request(cluster.obj))
+    ready = next(c for c in cluster.obj["status"]["conditions"] if c["type"] == "Ready")
+    assert outcome.retry_after == 7 and ready["reason"] == "Issuing" and "throttling" in ready["message"]
+    monkeypatch.setattr(provider, "issue", real_issue)
+    reconciler.reconcile(parse_request(cluster.obj))
+    assert cluster.obj["status"]["revision"] == 1 and served_key(cluster) == cluster.obj["status"]["accessKeyId"]
+
+
+def test_a_concurrent_status_write_is_never_overwritten() -> None:
+    cluster, _, reconciler, _ = setup()
+    reconciler.reconcile(parse_request(cluster.obj))
+    stale = parse_request(cluster.obj)
+    cluster.obj["status"]["conditions"].append(
+        {"type": "Approved", "status": "True", "reason": "Approved", "observedGeneration": 1}
+    )
+    cluster.obj["metadata"]["resourceVersion"] = str(int(cluster.obj["metadata"]["resourceVersion"]) + 1)
+    cluster.obj["spec"]["buckets"] = [{"name": "other"}]  # forces a write
+    with pytest.raises(StatusConflict):
+        reconciler.reconcile(stale.__class__(**{**stale.__dict__, "spec": parse_request(cluster.obj).spec}))
+    assert any(c["type"] == "Approved" for c in cluster.obj["status"]["conditions"])

@@ -31,15 +31,12 @@ from keyfob.providers.registry import factory_for
 from keyfob.providers.utho import UthoProvider
 from keyfob.providers.utho_naming import MAX_NAME, name_for, parse_name
 from keyfob.secrets.formats import Credential, render_env
-from keyfob.testbed import provider_fakes_fixtures as fakes
 from keyfob.testbed.fake_s3 import probe
 from keyfob.testbed.harness_utho import UthoHarness
 from keyfob.testbed.utho_fake import UthoFake
 from keyfob.testbed.waiting import wait_for
 
 # The plugin's fixtures, until tests/conftest.py registers keyfob.testbed.provider_fakes_fixtures.
-utho_fake = fakes.utho_fake
-utho_harness = fakes.utho_harness
 
 P = Permission
 CLUSTER = "cluster-a"

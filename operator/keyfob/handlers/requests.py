@@ -14,6 +14,7 @@ from keyfob.config import from_env
 from keyfob.handlers.reporting import report
 from keyfob.lifecycle.conditions import APPROVED, READY, Reason, set_condition
 from keyfob.lifecycle.plan import next_due
+from keyfob.lifecycle.ports import StatusConflict
 from keyfob.lifecycle.reconciler import SecretConflict
 from keyfob.lifecycle.request_view import InvalidRequest, parse_request, parse_status
 from keyfob.runtime import Runtime, utcnow
@@ -55,16 +56,18 @@ def _reconcile(body: kopf.Body, memo: kopf.Memo, logger: Any) -> None:
             outcome = runtime.reconciler.reconcile(view)
         except SecretConflict as err:
             raise kopf.TemporaryError(str(err), delay=30) from None
+        except StatusConflict as err:
+            raise kopf.TemporaryError(str(err), delay=1) from None
     runtime.metrics.observe(view.namespace, view.name, outcome)
     report(body, outcome, logger)
 
 
-def awaiting_decision(status: AccessKeyRequestStatus) -> bool:
+def awaiting_decision(status: AccessKeyRequestStatus, generation: int | None) -> bool:
     """An approver answered (status changes do not wake Kopf's change handlers, so the timer looks)."""
     ready, approved = status.condition(READY), status.condition(APPROVED)
     return (
         ready is not None and ready.reason == Reason.AWAITING_APPROVAL and approved is not None
-        and approved.status != ConditionStatus.UNKNOWN
+        and approved.status != ConditionStatus.UNKNOWN and approved.observed_generation == generation
     )
 
 
@@ -83,7 +86,7 @@ def check_due(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
         return
     status = parse_status(body.get("status"))
     due = next_due(status)
-    waiting = awaiting_decision(status)
+    waiting = awaiting_decision(status, body["metadata"].get("generation"))
     if (due is None or due > utcnow()) and not waiting and not runtime.resync_due(body["metadata"]["uid"]):
         return
     _reconcile(body, memo, logger)

@@ -40,7 +40,7 @@ def sweep(kind: ObjectKind, body: kopf.Body, runtime: Runtime, logger: Any) -> N
         except ProviderError as err:
             logger.warning(f"orphan {key.key_name} not revoked yet: {err}")
             continue
-        message = f"revoked orphaned key {key.key_name} (no request or Secret holds it)"
+        message = f"{adapter.capabilities.revoked_word} orphaned key {key.key_name} (no request or Secret holds it)"
         kopf.event(body, type="Normal", reason="OrphanRevoked", message=message)
         logger.info(message)
 

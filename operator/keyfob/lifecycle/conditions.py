@@ -23,6 +23,7 @@ class Reason:
     PROVIDER_NOT_FOUND = "ProviderNotFound"
     PROVIDER_NOT_READY = "ProviderNotReady"
     PROVIDER_ERROR = "ProviderError"
+    THROTTLED = "Throttled"
     SECRET_CONFLICT = "SecretConflict"
     REVOKED = "Revoked"
     CHECKED = "CredentialsValid"

@@ -46,7 +46,12 @@ class ClusterPort(Protocol):
 
     def release_secret(self, namespace: str, name: str, owner_uid: str) -> None: ...
 
-    def patch_request_status(self, namespace: str, name: str, status: dict[str, object]) -> None: ...
+    def patch_request_status(
+        self, namespace: str, name: str, status: dict[str, object], resource_version: str | None = None
+    ) -> str | None:
+        """Write status; with `resource_version`, only if the object is still at that version (else raise
+        StatusConflict). Returns the new resourceVersion."""
+        ...
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]: ...
 
@@ -54,6 +59,10 @@ class ClusterPort(Protocol):
         """Set a pod-template annotation on a Deployment/StatefulSet (rolls it if the value changed); False when
         the workload does not exist."""
         ...
+
+
+class StatusConflict(Exception):
+    """The request changed since it was read (e.g. an approver wrote a condition): re-read and retry."""
 
 
 class ProviderLookupError(Exception):

@@ -27,7 +27,7 @@ from keyfob.lifecycle.naming import key_name
 from keyfob.lifecycle.plan import IssueReason, Plan, decide
 from keyfob.lifecycle.ports import ClusterPort, OwnerInfo, ProviderLookupError, ProviderPort, ResolvedProvider
 from keyfob.lifecycle.request_view import RequestView
-from keyfob.lifecycle.secret_manifest import build_secret, secret_state
+from keyfob.lifecycle.secret_manifest import build_secret, secret_state, secret_warnings
 from keyfob.lifecycle.timing import lifetime
 from keyfob.providers.base import (
     BucketGrant,
@@ -137,14 +137,18 @@ class _Run:
         self.now = owner.clock()
         self.view = view
         self.status = view.status.model_copy(deep=True)
+        self.resource_version = view.resource_version
         self.out = out
 
     # ---- status helpers -----------------------------------------------------------------------------------
 
     def _save(self) -> None:
         self.status.observed_generation = self.view.generation
-        self.cluster.patch_request_status(
-            self.view.namespace, self.view.name, self.status.model_dump(mode="json", by_alias=True)
+        # Guarded by the resourceVersion read at the start: a concurrent write (an approver's condition, a spec
+        # change) makes this raise StatusConflict instead of being overwritten; the caller re-reads and retries.
+        self.resource_version = self.cluster.patch_request_status(
+            self.view.namespace, self.view.name, self.status.model_dump(mode="json", by_alias=True),
+            self.resource_version,
         )
 
     def _ready(self, status: ConditionStatus, reason: str, message: str) -> None:
@@ -299,12 +303,18 @@ class _Run:
             buckets=tuple(b.name for b in spec.buckets),
             expires_at=key.expires_at,
         )
-        self._write_secret(credential, key.key_name, pending.revision, self.now, key.expires_at)
+        self._write_secret(credential, key.key_name, pending.revision, self.now, key.expires_at, key.warnings)
         crashpoint("after-secret-write")
-        self._finish(provider, pending, key.access_key_id, self.now, key.expires_at, key.expiry_native)
+        self._finish(provider, pending, key.access_key_id, self.now, key.expires_at, key.expiry_native, key.warnings)
 
     def _write_secret(
-        self, cred: Credential, name: str, revision: int, issued_at: datetime, expires_at: datetime | None
+        self,
+        cred: Credential,
+        name: str,
+        revision: int,
+        issued_at: datetime,
+        expires_at: datetime | None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         spec = self.view.spec
         manifest = build_secret(
@@ -318,6 +328,7 @@ class _Run:
             issued_at=issued_at,
             expires_at=expires_at,
             render_hash=render_hash(spec),
+            warnings=warnings,
         )
         previous = self.cluster.get_secret(self.view.namespace, spec.secret_name)
         if previous is not None and previous.controller_uid != self.view.uid:
@@ -332,6 +343,7 @@ class _Run:
         issued_at: datetime,
         expires_at: datetime | None,
         native: bool,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         status = self.status
         if status.access_key_id and status.key_name:
@@ -358,9 +370,13 @@ class _Run:
         if pending.reason == IssueReason.ROTATE_REQUESTED or self.view.rotate_token:
             status.rotate_request_handled = self.view.rotate_token
         message = f"revision {pending.revision} issued ({pending.reason}), access key {access_key_id}"
+        if warnings:
+            message += f"; WARNING {'; '.join(warnings)}"
         self._ready(ConditionStatus.TRUE, Reason.ISSUED, message)
         self._save()
         self.out.normal(Reason.ISSUED, message)
+        for warning in warnings:
+            self.out.warning("KeyWarning", warning)
         self.out.issued.append(pending.reason)
 
     def _adopt_pending(self, provider: ResolvedProvider) -> None:
@@ -379,6 +395,7 @@ class _Run:
             issued_at,
             datetime.fromisoformat(expires) if expires else None,
             provider.adapter.capabilities.native_expiry,
+            secret_warnings(snapshot),
         )
 
     def _rerender(self, provider: ResolvedProvider) -> None:
@@ -396,7 +413,10 @@ class _Run:
             expires_at=self.status.expires_at,
         )
         issued_at = self.status.issued_at or self.now
-        self._write_secret(credential, self.status.key_name, self.status.revision, issued_at, self.status.expires_at)
+        warnings = secret_warnings(snapshot) if snapshot else ()
+        self._write_secret(
+            credential, self.status.key_name, self.status.revision, issued_at, self.status.expires_at, warnings
+        )
         self.out.normal("SecretUpdated", f"Secret {self.view.spec.secret_name!r} re-rendered, same key")
 
     def _expire_current(self, provider: ResolvedProvider) -> None:
@@ -427,14 +447,16 @@ class _Run:
             crashpoint("after-provider-revoke")
             self.status.previous_keys = [k for k in self.status.previous_keys if k.key_name != record.key_name]
             self._save()
-            self.out.normal(Reason.REVOKED, f"previous access key {record.access_key_id} revoked")
+            word = provider.adapter.capabilities.revoked_word
+            self.out.normal(Reason.REVOKED, f"previous access key {record.access_key_id} {word}")
             self.out.revoked += 1
 
     def _revoke_all(self, provider: ResolvedProvider, why: str) -> bool:
         refs = self._held_keys() if provider.adapter.capabilities.revocable else []
         for ref in refs:
             provider.adapter.revoke(ref)
-            self.out.warning(Reason.REVOKED, f"access key {ref.access_key_id or ref.key_name} revoked: {why}")
+            word = provider.adapter.capabilities.revoked_word
+            self.out.warning(Reason.REVOKED, f"access key {ref.access_key_id or ref.key_name} {word}: {why}")
         if refs:
             status = self.status
             status.access_key_id = status.key_name = None
@@ -472,6 +494,15 @@ class _Run:
         if isinstance(err, ProviderThrottled) and err.retry_after:
             retry = max(err.retry_after, 1.0)
         message = f"provider call failed: {err}"
+        if isinstance(err, ProviderThrottled):
+            # Throttling is back-pressure, not failure: retry after the provider's hint, say so, stay calm.
+            message = f"provider is throttling; retrying in {retry:.0f}s: {err}"
+            self.out.normal(Reason.THROTTLED, message)
+            self.out.retry_after = retry
+            if self.status.access_key_id is None:
+                self._ready(ConditionStatus.FALSE, Reason.ISSUING, message)
+            self._save()
+            return
         if self.status.access_key_id is not None:
             # The current key still works: stay Ready, but say what is failing.
             self.out.warning(Reason.PROVIDER_ERROR, message)
@@ -509,7 +540,8 @@ class _Run:
                 for ref in refs:
                     provider.adapter.revoke(ref)
                     crashpoint("after-provider-revoke")
-                    self.out.normal(Reason.REVOKED, f"access key {ref.access_key_id or ref.key_name} revoked")
+                    word = provider.adapter.capabilities.revoked_word
+                    self.out.normal(Reason.REVOKED, f"access key {ref.access_key_id or ref.key_name} {word}")
                     self.out.revoked += 1
             except ProviderError as err:
                 self.out.warning(Reason.PROVIDER_ERROR, f"revocation failed, will retry: {err}")

@@ -24,6 +24,7 @@ class RequestView:
     spec: AccessKeyRequestSpec
     status: AccessKeyRequestStatus
     rotate_token: str | None
+    resource_version: str | None = None
 
     api_version: str = API_VERSION
     kind: str = "AccessKeyRequest"
@@ -59,6 +60,7 @@ def parse_request(body: Mapping[str, Any]) -> RequestView:
         spec=spec,
         status=status,
         rotate_token=(meta.get("annotations") or {}).get(ROTATE_ANNOTATION) or None,
+        resource_version=meta.get("resourceVersion"),
     )
 
 

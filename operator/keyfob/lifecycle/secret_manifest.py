@@ -16,6 +16,7 @@ A_ISSUED_AT = "keyfob.dev/issued-at"
 A_EXPIRES_AT = "keyfob.dev/expires-at"
 A_RENDER_HASH = "keyfob.dev/render-hash"
 A_REQUEST = "keyfob.dev/request"
+A_WARNINGS = "keyfob.dev/warnings"
 
 
 def build_secret(
@@ -30,6 +31,7 @@ def build_secret(
     issued_at: datetime,
     expires_at: datetime | None,
     render_hash: str,
+    warnings: tuple[str, ...] = (),
 ) -> dict[str, object]:
     template = spec.secret_template
     labels = {**(template.labels if template else {}), **MANAGED_BY}
@@ -44,6 +46,8 @@ def build_secret(
     }
     if expires_at is not None:
         annotations[A_EXPIRES_AT] = expires_at.isoformat()
+    if warnings:
+        annotations[A_WARNINGS] = "; ".join(warnings)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -76,3 +80,8 @@ def secret_state(snapshot: SecretSnapshot) -> SecretState:
         access_key_id=annotations.get(A_KEY_ID),
         render_hash=annotations.get(A_RENDER_HASH),
     )
+
+
+def secret_warnings(snapshot: SecretSnapshot) -> tuple[str, ...]:
+    text = snapshot.annotations.get(A_WARNINGS, "")
+    return tuple(w for w in text.split("; ") if w)

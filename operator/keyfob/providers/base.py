@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
@@ -59,6 +59,9 @@ class IssuedKey:
     secret_access_key: SecretStr
     expires_at: datetime | None
     expiry_native: bool
+    # What the user must know about this key that the request did not say (e.g. "unscoped: ..."): shown in the
+    # Ready message, a Warning event and the Secret's keyfob.dev/warnings annotation.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,12 @@ class Capabilities:
     prefix_scope: bool
     native_expiry: bool
     revocable: bool = True
+    # How revocation works: "delete" removes the key; "disable" (Utho) leaves it in the account, switched off.
+    revocation: Literal["delete", "disable"] = "delete"
+
+    @property
+    def revoked_word(self) -> str:
+        return "disabled" if self.revocation == "disable" else "revoked"
 
 
 @dataclass(frozen=True)

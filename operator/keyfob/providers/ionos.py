@@ -60,6 +60,9 @@ UNSCOPED = (
 _PERMANENT_FAILURE = re.compile(r"limit|quota|not allowed|forbidden|denied|invalid", re.IGNORECASE)
 
 
+UNSCOPED_WARNING = "unscoped: IONOS keys cannot be scoped, this key has every right of its IONOS user"
+
+
 class IonosProvider:
     kind: ClassVar[str] = "ionos"
     # Nothing is enforced per key: the permissions a key has are its user's, whatever the request says.
@@ -131,6 +134,7 @@ class IonosProvider:
             secret_access_key=secret,
             expires_at=grant.expires_at,
             expiry_native=False,
+            warnings=(UNSCOPED_WARNING,),
         )
 
     def revoke(self, ref: KeyRef) -> None:

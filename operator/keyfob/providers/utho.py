@@ -50,6 +50,7 @@ class UthoProvider:
         prefix_scope=False,
         native_expiry=False,
         revocable=True,
+        revocation="disable",
     )
 
     def __init__(

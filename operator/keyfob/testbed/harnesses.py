@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from keyfob.lifecycle.naming import KEY_NAME_PREFIX
+from keyfob.api.provider import ProviderSpec
+from keyfob.api.vocabulary import Permission
+from keyfob.lifecycle.naming import KEY_NAME_PREFIX, key_name
+from keyfob.providers.base import BucketGrant, Grant, RequestIdentity
+from keyfob.providers.registry import factory_for
 
+from .harness import ProviderHarness
 from .minio_peer import MinioPeer
 from .moto_peer import MotoPeer
 from .s3_checks import code_of, s3_from
@@ -19,6 +26,19 @@ from .storj_fakes import FakeAuthService, FakeConsole, SatelliteKeys
 
 def _bucket() -> str:
     return f"suite-{secrets.token_hex(4)}"
+
+
+def orphan_via_adapter(harness: ProviderHarness, cluster_id: str) -> str:
+    """Issue, with keyfob's own adapter but no request, a key under keyfob's naming convention."""
+    spec = ProviderSpec.model_validate(harness.provider_spec("admin"))
+    block = getattr(spec, spec.block_name())
+    adapter = factory_for(spec.block_name())(block, harness.admin_secret_data(), cluster_id)
+    uid = str(uuid.uuid4())
+    request = harness.request_spec("x")
+    grant = Grant(key_name(uid, 1), RequestIdentity("gone", "gone", uid), 1,
+                  tuple(BucketGrant(b["name"]) for b in request["buckets"]),
+                  frozenset(Permission(p) for p in request["permissions"]), datetime.now(UTC) + timedelta(hours=1))
+    return adapter.issue(grant).access_key_id
 
 
 @dataclass
@@ -50,6 +70,9 @@ class AwsHarness:
         return {k["AccessKeyId"] for u in users if u["UserName"].startswith(KEY_NAME_PREFIX)
                 for k in iam.list_access_keys(UserName=u["UserName"])["AccessKeyMetadata"]}
 
+    def make_orphan(self, cluster_id: str) -> str:
+        return orphan_via_adapter(self, cluster_id)
+
 
 @dataclass
 class MinioHarness:
@@ -78,6 +101,9 @@ class MinioHarness:
         listed = self.minio.admin().list_service_account(self.minio.root_user)
         accounts = json.loads(listed).get("accounts") or []
         return {a["accessKey"] for a in accounts if a.get("accessKey", "").startswith("KF")}
+
+    def make_orphan(self, cluster_id: str) -> str:
+        return orphan_via_adapter(self, cluster_id)
 
 
 @dataclass
@@ -109,3 +135,6 @@ class StorjHarness:
     def live_key_ids(self) -> set[str]:
         return {access for access, reg in self.auth.registrations.items()
                 if self.keys.get(reg.grant.api_key.head) is not None}
+
+    def make_orphan(self, cluster_id: str) -> str:
+        return orphan_via_adapter(self, cluster_id)
