@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from keyfob.testbed.fake_s3 import parse_auth
-from keyfob.testbed.loopback_http import LoopbackServer, Reply, Request
+from keyfob.testbed.loopback_http import LoopbackFake, LoopbackServer, Reply, Request
 
 ALNUM = string.ascii_uppercase + string.digits
 
@@ -57,7 +57,7 @@ def _error(status: int, code: str, message: str) -> Reply:
     return Reply(status, {"httpStatus": status, "messages": [{"errorCode": code, "message": message}]})
 
 
-class IonosFake:
+class IonosFake(LoopbackFake):
     def __init__(
         self,
         token: str | None = None,
@@ -87,23 +87,6 @@ class IonosFake:
     @property
     def url(self) -> str:
         return self._server.url
-
-    @property
-    def s3_url(self) -> str:
-        return self._server.url + "/s3"
-
-    def start(self) -> IonosFake:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> IonosFake:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- test controls ------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 LOOPBACK = "127.0.0.1"
@@ -103,3 +103,27 @@ class LoopbackServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+
+class LoopbackFake:
+    """Lifecycle shared by the provider contract fakes: a LoopbackServer in `_server`, usable as a context
+    manager, with the fake's stand-in S3 endpoint under /s3."""
+
+    _server: LoopbackServer
+
+    @property
+    def s3_url(self) -> str:
+        return self._server.url + "/s3"
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keyfob.testbed.fake_s3 import parse_auth
-from keyfob.testbed.loopback_http import LoopbackServer, Reply, Request
+from keyfob.testbed.loopback_http import LoopbackFake, LoopbackServer, Reply, Request
 
 ALNUM = string.ascii_letters + string.digits
 ACTIVE, DISABLED = "Active", "Disabled"
@@ -57,7 +57,7 @@ def _ok(**payload: Any) -> Reply:
     return Reply(200, {"status": "success", **payload})
 
 
-class UthoFake:
+class UthoFake(LoopbackFake):
     def __init__(self, token: str | None = None, dc: str = "innoida", buckets: set[str] | None = None) -> None:
         self.token = token or secrets.token_urlsafe(24)
         self.dc = dc
@@ -74,23 +74,6 @@ class UthoFake:
     @property
     def url(self) -> str:
         return self._server.url + "/v2/"
-
-    @property
-    def s3_url(self) -> str:
-        return self._server.url + "/s3"
-
-    def start(self) -> UthoFake:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> UthoFake:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- test controls ------------------------------------------------------------------------------------
 
