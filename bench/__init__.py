@@ -1,0 +1,1 @@
+"""keyfob's benchmark harness (not tests): see bench/README.md."""
