@@ -1,0 +1,60 @@
+"""Memory: the operator's RSS (VmRSS, and VmHWM = peak) with nothing, 1,000 and N (10,000) Ready requests held,
+and its CPU while it merely holds them (per-object timers tick every KEYFOB_TICK_SECONDS)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .bed import Bed
+from .keyfob_process import PRODUCTION, BenchOperator, start_and_wait
+from .load import burst, names_for
+from .machine import CpuMeter
+from .stats import summarize
+
+NAMESPACE = "kb-mem"
+IDLE_WINDOW_S = 60.0  # two ticks of every request's timer at the default 30 s
+
+
+def _held(operator: BenchOperator, bed: Bed, count: int, log: Any) -> dict[str, Any]:
+    """Settle (one full tick of every timer), then RSS and the CPU of an idle window."""
+    time.sleep(35)
+    meter = CpuMeter(bed.pids(keyfob=operator.pid)).start()
+    time.sleep(IDLE_WINDOW_S)
+    cpu = meter.stop()
+    memory = operator.memory()
+    held = {"held": count, **memory, "threads": operator.threads(),
+            "idle_cpu_pct_of_one_core": round(100 * cpu["keyfob"] / cpu["wall_s"], 1), "idle_window_cpu_s": cpu}
+    log(f"  held {count}: RSS {memory['VmRSS']} MiB, peak {memory['VmHWM']} MiB, idle CPU "
+        f"{held['idle_cpu_pct_of_one_core']}% of a core")
+    return held
+
+
+def scenario_memory(bed: Bed, largest: int, *, profile: bool = False, log: Any = print) -> tuple[dict, dict]:
+    bed.namespace(NAMESPACE)
+    bed.aws_provider(NAMESPACE)
+    _, custom = bed.clients("observer")
+    operator = BenchOperator(bed.cluster.kubeconfig, bed.run_dir / "keyfob-mem.log", (NAMESPACE,), env=PRODUCTION)
+    start_and_wait(operator, custom, (NAMESPACE,))
+    time.sleep(2)
+    result: dict[str, Any] = {"settings": PRODUCTION, "points": [], "issue_runs": []}
+    result["points"].append({"held": 0, **operator.memory(), "threads": operator.threads()})
+    log(f"  held 0: {result['points'][0]}")
+    steps = [n for n in (1000, largest) if n <= largest]
+    have = 0
+    for target in sorted(set(steps)):
+        names = names_for("m", target)[have:]
+        deadline = max(600.0, len(names) * 0.5)
+        meter = CpuMeter(bed.pids(keyfob=operator.pid)).start()
+        run = burst(bed, NAMESPACE, names, deadline, progress=lambda n, t=target, h=have: log(f"    {n + h}/{t} Ready"))
+        cpu = meter.stop()
+        have += len(run.ready)
+        issue = {"from": target - len(names), "to": target, **summarize(run.from_submit(), run.wall()),
+                 "errors": run.errors[:5], "cpu_s": cpu}
+        result["issue_runs"].append(issue)
+        log(f"  issued {len(run.ready)} more in {issue['wall_s']} s ({issue['throughput_per_s']}/s)")
+        if run.errors:
+            log(f"  errors: {run.errors[:3]}")
+        result["points"].append(_held(operator, bed, have, log))
+    population = {"namespace": NAMESPACE, "count": have, "operator": operator}
+    return result, population
