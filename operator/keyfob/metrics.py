@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from keyfob.lifecycle.conditions import READY
-from keyfob.lifecycle.reconciler import Outcome
+from keyfob.lifecycle.outcome import Outcome
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 
 import kopf
 
-from keyfob.lifecycle.reconciler import Outcome
+from keyfob.lifecycle.outcome import Outcome
 
 
 def report(body: Mapping[str, Any], outcome: Outcome, logger: Any) -> None:

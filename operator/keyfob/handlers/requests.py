@@ -14,8 +14,7 @@ from keyfob.config import from_env
 from keyfob.handlers.reporting import report
 from keyfob.lifecycle.conditions import APPROVED, READY, Reason, set_condition
 from keyfob.lifecycle.plan import next_due
-from keyfob.lifecycle.ports import StatusConflict
-from keyfob.lifecycle.reconciler import SecretConflict
+from keyfob.lifecycle.ports import SecretConflict, StatusConflict
 from keyfob.lifecycle.request_view import InvalidRequest, parse_request, parse_status
 from keyfob.runtime import Runtime, utcnow
 

@@ -61,6 +61,10 @@ class ClusterPort(Protocol):
         ...
 
 
+class SecretConflict(Exception):
+    """Someone else's Secret stands where ours should go (invariant 5: never overwrite it)."""
+
+
 class StatusConflict(Exception):
     """The request changed since it was read (e.g. an approver wrote a condition): re-read and retry."""
 

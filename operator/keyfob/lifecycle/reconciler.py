@@ -13,19 +13,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from keyfob.api.common import ConditionStatus
-from keyfob.api.request import AccessKeyRequestStatus, ExpiryEnforcement, KeyRecord, PendingIssue
+from keyfob.api.request import ExpiryEnforcement, KeyRecord, PendingIssue
 from keyfob.api.vocabulary import bucket_name_problem, parse_duration, prefix_problem
 from keyfob.lifecycle import guardrails
-from keyfob.lifecycle.conditions import APPROVED, READY, Reason, set_condition
+from keyfob.lifecycle.approval import approval_gate
+from keyfob.lifecycle.conditions import READY, Reason, set_condition
 from keyfob.lifecycle.crashpoints import crashpoint
 from keyfob.lifecycle.fingerprint import render_hash, scope_hash
 from keyfob.lifecycle.naming import key_name
+from keyfob.lifecycle.outcome import Outcome
 from keyfob.lifecycle.plan import IssueReason, Plan, decide
-from keyfob.lifecycle.ports import ClusterPort, OwnerInfo, ProviderLookupError, ProviderPort, ResolvedProvider
+from keyfob.lifecycle.ports import (
+    ClusterPort,
+    OwnerInfo,
+    ProviderLookupError,
+    ProviderPort,
+    ResolvedProvider,
+    SecretConflict,
+)
 from keyfob.lifecycle.request_view import RequestView
 from keyfob.lifecycle.secret_manifest import build_secret, secret_state, secret_warnings
 from keyfob.lifecycle.timing import lifetime
@@ -45,58 +53,14 @@ RETRY_LOOKUP = 30.0
 ROLLOUT_ANNOTATION = "keyfob.dev/revision"
 
 
-class SecretConflict(Exception):
-    """Someone else's Secret stands where ours should go (invariant 5: never overwrite it)."""
-
 RETRY_PROVIDER = 10.0
 RETRY_REJECTED = 300.0
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-
-
-@dataclass
-class Outcome:
-    events: list[Event] = field(default_factory=list)
-    retry_after: float | None = None  # None: nothing to retry (the timer still watches due times)
-    # For metrics: what happened at the provider during this reconcile, and the status it left.
-    provider: str = ""
-    issued: list[str] = field(default_factory=list)  # issue reasons
-    issue_seconds: list[float] = field(default_factory=list)
-    revoked: int = 0
-    failures: list[str] = field(default_factory=list)  # failure kinds
-    status: AccessKeyRequestStatus | None = None
-
-    def normal(self, reason: str, message: str) -> None:
-        self.events.append(Event("Normal", reason, message))
-
-    def warning(self, reason: str, message: str) -> None:
-        self.events.append(Event("Warning", reason, message))
 
 
 def spec_problems(view: RequestView) -> list[str]:
     """What the CRD schema already refuses, checked again so the operator never relies on it alone."""
     problems = [p for b in view.spec.buckets for p in (bucket_name_problem(b.name), prefix_problem(b.prefix or ""))]
     return [p for p in problems if p]
-
-
-def approval_gate(view: RequestView) -> tuple[str, str] | None:
-    """(reason, message) while a new scope awaits approval or was denied; None once approved for this generation."""
-    approved = view.status.condition(APPROVED)
-    if approved is not None and approved.observed_generation == view.generation:
-        if approved.status == ConditionStatus.TRUE:
-            return None
-        if approved.status == ConditionStatus.FALSE:
-            return Reason.APPROVAL_DENIED, f"approval denied: {approved.message or approved.reason}"
-    return (
-        Reason.AWAITING_APPROVAL,
-        f"the provider requires approval of generation {view.generation}: an approver runs "
-        f"`keyfob approve {view.name} -n {view.namespace}`",
-    )
 
 
 class RequestReconciler:
