@@ -24,6 +24,7 @@ from keyfob.api.vocabulary import GROUP, VERSION
 from .bed import REQUESTS, Bed, request_body, request_spec
 from .machine import CpuMeter
 from .stats import ratios, summarize
+from .timeline import breakdown
 from .watch import ReadyWatch
 
 APPLIERS = 8
@@ -184,6 +185,7 @@ def _floor_result(bed: Bed, namespace: str, n: int, concurrency: int, shape: str
     counts = bed.audit.counts(mark).summary("keyfob-bench/floor")
     return {
         "who": "floor", "shape": shape, "n": n, "concurrency": concurrency,
+        "timeline": breakdown(bed.audit.path, mark, namespace, floor=True),
         **summarize(latencies, run.wall(), expected=n),
         "errors": run.errors[:10],
         "cpu_s": cpu,
@@ -244,6 +246,7 @@ def _keyfob_result(
         "iam_actions": dict(Counter(iam)),
         "api_calls": counts,
     }
+    result["timeline"] = breakdown(bed.audit.path, mark, namespace)
     if shape == "burst":
         own = run.own_latencies()
         result["own_apply_to_ready"] = summarize(own, run.wall())

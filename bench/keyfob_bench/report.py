@@ -108,6 +108,52 @@ def per_key(results: dict[str, Any]) -> list[str]:
     return rows
 
 
+def timeline(results: dict[str, Any]) -> list[str]:
+    lat = results.get("latency")
+    if not lat:
+        return []
+    rows: list[str] = []
+    for pair in lat.get("pairs", []):
+        if pair["shape"] != "closed" or pair["n"] < 100:
+            continue
+        k, f = pair["keyfob"].get("timeline"), pair["floor"].get("timeline")
+        if not k or not k.get("requests"):
+            continue
+        rows += ["", f"Closed loop, N={pair['n']:,}, C={pair['concurrency']} (p50 / p95 ms over "
+                 f"{k['requests']:,} requests; from the audit log):", "",
+                 "| step | keyfob | floor |", "|---|---|---|"]
+        floor_gaps = (f or {}).get("gaps_ms", {})
+        for step, gap in k["gaps_ms"].items():
+            fl = floor_gaps.get(step)
+            floor_cell = f"{fl['p50']} / {fl['p95']}" if fl else ""
+            rows.append(f"| {step} | {gap['p50']} / {gap['p95']} | {floor_cell} |")
+        for step, gap in floor_gaps.items():
+            if step not in k["gaps_ms"]:
+                rows.append(f"| (floor) {step} | | {gap['p50']} / {gap['p95']} |")
+    return rows[1:]
+
+
+def cpu_per_key(results: dict[str, Any]) -> list[str]:
+    lat = results.get("latency")
+    if not lat:
+        return []
+    bursts = [p for p in lat.get("pairs", []) if p["shape"] == "burst"]
+    if not bursts:
+        return []
+    pair = max(bursts, key=lambda p: p["n"])
+    names = ("keyfob", "kube-apiserver", "etcd", "moto", "bench")
+    rows = [f"CPU milliseconds per issued key, burst of {pair['n']:,} (all processes of the bed; `others` is the rest "
+            "of the shared machine during the same window):", "",
+            "| | " + " | ".join(names) + " | sum | others |", "|---" * (len(names) + 3) + "|"]
+    for who in ("keyfob", "floor"):
+        run = pair[who]
+        cpu, n = run["cpu_s"], max(1, run["n"] - run.get("missing", 0))
+        vals = [1000 * cpu.get(name, 0.0) / n for name in names]
+        rows.append(f"| {who} | " + " | ".join(f"{v:.1f}" for v in vals)
+                    + f" | {sum(vals):.1f} | {1000 * cpu.get('others', 0.0) / n:.1f} |")
+    return rows
+
+
 def memory(results: dict[str, Any]) -> list[str]:
     mem = results.get("memory")
     if not mem:
@@ -174,6 +220,8 @@ def wave(results: dict[str, Any]) -> list[str]:
 def render(results: dict[str, Any], source: str) -> str:
     parts = [f"Source: `{source}`.", "", *machine(results)]
     for title, section in (("Latency and throughput against the floor", latency(results)),
+                           ("Where one issue's time goes", timeline(results)),
+                           ("CPU per issued key", cpu_per_key(results)),
                            ("API calls per issued key", per_key(results)),
                            ("Memory", memory(results)),
                            ("Restart", restart(results)),
