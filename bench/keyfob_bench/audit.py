@@ -59,11 +59,17 @@ class AuditLog:
     def mark(self) -> int:
         """The current end of the log; pass it to :meth:`counts` to count only what comes after."""
         try:
-            return self.path.stat().st_size
+            stat = self.path.stat()
         except FileNotFoundError:
             return 0
+        self._inode = stat.st_ino
+        return stat.st_size
+
+    _inode: int | None = None
 
     def counts(self, since: int = 0, until: int | None = None) -> AuditCounts:
+        if self._inode is not None and self.path.stat().st_ino != self._inode:
+            raise RuntimeError(f"{self.path} was rotated since it was marked: counts by offset would be wrong")
         by_key: Counter[tuple[str, str, str]] = Counter()
         by_library: Counter[str] = Counter()
         errors: Counter[tuple[str, str, str, int]] = Counter()

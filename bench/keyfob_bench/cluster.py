@@ -37,7 +37,7 @@ def _audit_flags(policy: Path, log: Path) -> Iterator[None]:
         f"--audit-policy-file={policy}",
         f"--audit-log-path={log}",
         "--audit-log-format=json",
-        "--audit-log-maxsize=0",
+        "--audit-log-maxsize=1048576",  # MB: never rotate (0 means the 100 MB default, and counts are by offset)
     ]
 
     class AuditedProcess(ManagedProcess):
