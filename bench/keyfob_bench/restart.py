@@ -19,6 +19,7 @@ from .keyfob_process import PRODUCTION, RESUMED_LINE, BenchOperator
 from .machine import CpuMeter
 
 QUIET_S = 10.0
+STOP_TIMEOUT_S = 90.0
 WINDOW_CAP_S = 300.0
 
 
@@ -58,9 +59,9 @@ def scenario_restart(bed: Bed, population: dict[str, Any], *, profile: bool = Fa
     namespace, count = population["namespace"], population["count"]
     old: BenchOperator = population["operator"]
     t = time.monotonic()
-    old.stop()
+    old.stop(timeout=STOP_TIMEOUT_S)  # SIGTERM, SIGKILL after the timeout
     stopped_in = time.monotonic() - t
-    log(f"  old operator stopped in {stopped_in:.1f} s")
+    log(f"  old operator stopped in {stopped_in:.1f} s (SIGKILL after {STOP_TIMEOUT_S:g} s)")
 
     bed.moto.reset_counts()
     mark = bed.audit.mark()
@@ -93,6 +94,7 @@ def scenario_restart(bed: Bed, population: dict[str, Any], *, profile: bool = Fa
         "held": count,
         "settings": PRODUCTION,
         "stop_s": round(stopped_in, 1),
+        "stop_killed": stopped_in >= STOP_TIMEOUT_S,
         "resumed": counter.count,
         "all_resumed_s": round(resumed_at - operator.started_at, 1) if resumed_at else None,
         "memory_at_resumed_mib": operator.memory() if operator.alive() else None,
@@ -126,28 +128,32 @@ def scenario_restart(bed: Bed, population: dict[str, Any], *, profile: bool = Fa
 
 
 def _memory_profile(bed: Bed, namespace: str, count: int, log: Any) -> dict[str, Any]:
-    """A third operator under tracemalloc resumes the same N requests; then a snapshot of what it holds."""
+    """A third operator, started through the memtrace wrapper, resumes the same N requests; after one timer tick,
+    SIGUSR2 makes it write a census of its live objects (see memtrace.py)."""
     import json
 
     out = bed.run_dir / "profiles" / "memtrace.json"
+    out.unlink(missing_ok=True)
     operator = BenchOperator(bed.cluster.kubeconfig, bed.run_dir / "keyfob-memtrace.log", (namespace,),
                              env={**PRODUCTION, "KEYFOB_BENCH_MEMTRACE_OUT": str(out)}, tracemalloc=True)
     counter = LogCounter(operator.log_path)
     operator.start()
     try:
-        deadline = time.monotonic() + 1200
+        deadline = time.monotonic() + 900
         while counter.poll() < count and time.monotonic() < deadline and operator.alive():
             time.sleep(1)
         time.sleep(35)  # one tick of every timer
+        rss = operator.memory()
         operator.signal(signal.SIGUSR2)
-        for _ in range(120):
-            if out.exists() and out.stat().st_size:
-                time.sleep(1)
+        for _ in range(180):
+            if out.exists():
                 break
             time.sleep(1)
         report = json.loads(out.read_text()) if out.exists() else {}
-        report["rss_under_tracemalloc_mib"] = operator.memory()
-        log(f"  tracemalloc: traced {report.get('traced_mib')} MiB of RSS {report['rss_under_tracemalloc_mib']}")
+        report["resumed"] = counter.count
+        report["rss_mib"] = rss
+        census = report.get("census", {})
+        log(f"  census: {census.get('gc_objects')} objects, {census.get('gc_shallow_mib')} MiB shallow, RSS {rss}")
         return report
     finally:
         operator.stop()
