@@ -27,17 +27,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from keyfob.providers.storj.authorize import VERSION_OBJECT_LOCK, denial
 from keyfob.providers.storj.caveat import Action, ActionType, parse_caveat
 from keyfob.providers.storj.grant import AccessGrant, GrantError
 from keyfob.providers.storj.macaroon import Macaroon
+from keyfob.testbed.loopback_http import LoopbackFake, LoopbackServer, Reply, Request
 
-LOOPBACK = "127.0.0.1"
 Clock = Callable[[], datetime]
 
 
@@ -80,83 +77,12 @@ class SatelliteKeys:
 
 # ---- a tiny HTTP server on loopback ---------------------------------------------------------------------------
 
-Route = Callable[["_Request"], tuple[int, Any]]
+Route = Callable[["Request"], tuple[int, Any]]
 
 
-@dataclass
-class _Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-
-
-class _LoopbackServer:
-    """ThreadingHTTPServer on 127.0.0.1:<free port>; the socket listens before start() returns."""
-
-    def __init__(self, handle: Callable[[_Request], tuple[int, Any]], max_body: int = 1 << 16) -> None:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                split = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > max_body:
-                    self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "")
-                    return
-                body = self.rfile.read(length) if length else b""
-                request = _Request(
-                    self.command,
-                    split.path,
-                    parse_qs(split.query, keep_blank_values=True),
-                    {k.lower(): v for k, v in self.headers.items()},
-                    body,
-                )
-                status, payload = outer._handle(request)
-                self._reply(status, payload)
-
-            def _reply(self, status: int, payload: Any) -> None:
-                if isinstance(payload, str):
-                    data, kind = payload.encode(), "text/plain; charset=utf-8"
-                else:
-                    data, kind = (json.dumps(payload).encode() if payload is not None else b""), "application/json"
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet; never log bodies (they hold grants)
-                return
-
-        self._handle = handle
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._server.daemon_threads = True
-        # A short select() timeout so shutdown() returns promptly (serve_forever re-checks its flag per poll).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="storj-fake", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        port = self._server.server_address[1]
-        return f"http://{LOOPBACK}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
-
-class _Fake:
+class _Fake(LoopbackFake):
     def __init__(self) -> None:
-        self._server = _LoopbackServer(self._dispatch)
+        self._server = LoopbackServer(self._dispatch, "storj-fake")
         self._lock = threading.Lock()
         self.fail_next: list[int] = []  # statuses to answer the next requests with (fault injection)
         self.requests: list[tuple[str, str]] = []
@@ -165,28 +91,15 @@ class _Fake:
     def url(self) -> str:
         return self._server.url
 
-    def start(self) -> _Fake:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> _Fake:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _dispatch(self, request: _Request) -> tuple[int, Any]:
+    def _dispatch(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append((request.method, request.path))
             if self.fail_next:
                 status = self.fail_next.pop(0)
-                return status, {"error": f"injected failure {status}"}
-            return self.handle(request)
+                return Reply(status, {"error": f"injected failure {status}"})
+            return Reply(*self.handle(request))
 
-    def handle(self, request: _Request) -> tuple[int, Any]:
+    def handle(self, request: Request) -> tuple[int, Any]:
         raise NotImplementedError
 
 
@@ -224,7 +137,7 @@ class FakeAuthService(_Fake):
         self.clock = clock
         self.registrations: dict[str, Registration] = {}
 
-    def handle(self, request: _Request) -> tuple[int, Any]:
+    def handle(self, request: Request) -> tuple[int, Any]:
         if request.path == "/v1/health/live" and request.method == "GET":
             return 200, ""
         if request.path != "/v1/access" or request.method != "POST":
@@ -328,7 +241,7 @@ class FakeConsole(_Fake):
     def names(self) -> list[str]:
         return sorted(key.name for key in self.api_keys.values())
 
-    def handle(self, request: _Request) -> tuple[int, Any]:
+    def handle(self, request: Request) -> tuple[int, Any]:
         if request.headers.get("authorization") != f"Bearer {self.rest_key}":
             return 401, {"error": "unauthorized"}
         if request.method == "POST" and request.path == "/public/v1/apikeys/create":
@@ -361,7 +274,7 @@ class FakeConsole(_Fake):
             "version": key.version,
         }
 
-    def _create(self, request: _Request) -> tuple[int, Any]:
+    def _create(self, request: Request) -> tuple[int, Any]:
         try:
             body = json.loads(request.body)
             project, name = str(body["projectID"]), str(body["name"])
