@@ -33,6 +33,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--run-dir", type=Path, default=None, help="logs, audit log, profiles (default /tmp/...)")
     p.add_argument("--label", default="", help="suffix of the results file name")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the table in bench/README.md")
+    p.add_argument("--operator-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for every keyfob the bench starts (a variant, e.g. MALLOC_ARENA_MAX=2)")
     p.add_argument("--source", default="HEAD",
                    help="git ref of the operator code to measure (default HEAD: exported with git archive, so "
                         "uncommitted edits in the shared working tree do not leak in); 'worktree' = as it is")
@@ -78,8 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"measuring keyfob from {source['keyfob_from']} ({source['commit']})", flush=True)
 
     from .bed import bed
+    from .keyfob_process import EXTRA_ENV
 
-    results: dict[str, Any] = {"started": stamp, "argv": raw, "run_dir": str(run_dir), "source": source}
+    EXTRA_ENV.update(dict(item.split("=", 1) for item in args.operator_env))
+
+    results: dict[str, Any] = {"started": stamp, "argv": raw, "run_dir": str(run_dir), "source": source,
+                               "operator_env": dict(EXTRA_ENV)}
     out = RESULTS / f"{stamp}{'-' + args.label if args.label else ''}.json"
     RESULTS.mkdir(exist_ok=True)
 

@@ -16,6 +16,8 @@ from keyfob.testbed.processes import ManagedProcess
 _SCRUBBED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "KUBECONFIG")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 RESUMED_LINE = b"Handler 'reconcile_request' succeeded"
+# Set by the CLI's --operator-env: added to every operator the bench starts (e.g. MALLOC_ARENA_MAX=2 for a variant).
+EXTRA_ENV: dict[str, str] = {}
 
 
 class BenchOperator:
@@ -42,6 +44,7 @@ class BenchOperator:
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
         env.update({"KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"})
         env.update(self.env)
+        env.update(EXTRA_ENV)
         # The tracemalloc wrapper runs as a module of this package: the bench runs from the repository root.
         entry = ["-m", "bench.keyfob_bench.memtrace"] if self.tracemalloc else ["-m", "keyfob"]
         # Kopf's --verbose is DEBUG for its own loggers (every patch logged); the bench runs at INFO unless asked.

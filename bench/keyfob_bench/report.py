@@ -217,6 +217,35 @@ def wave(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _profile_lines(title: str, prof: dict[str, Any] | None, top: int = 8) -> list[str]:
+    if not prof or not prof.get("samples"):
+        return []
+    libs = ", ".join(f"{k} {v}%" for k, v in prof["by_library_self_pct"][:6])
+    keyfob = ", ".join(f"`{k}` {v}%" for k, v in prof["keyfob_inclusive_pct"][:top])
+    own = ", ".join(f"`{k}` {v}%" for k, v in prof["self_pct"][:6])
+    return [f"- **{title}** ({prof['samples']:,} samples): innermost frame by library: {libs}. keyfob functions on "
+            f"the stack: {keyfob}. Hottest lines: {own}."]
+
+
+def profiles(results: dict[str, Any]) -> list[str]:
+    rows: list[str] = []
+    for pair in (results.get("latency") or {}).get("pairs", []):
+        rows += _profile_lines(f"burst of {pair['n']:,}", pair["keyfob"].get("profile"))
+    for point in (results.get("memory") or {}).get("points", []):
+        rows += _profile_lines(f"idle with {point['held']:,} held", point.get("idle_profile"))
+    restart_result = results.get("restart") or {}
+    rows += _profile_lines(f"resume of {restart_result.get('held', 0):,}", restart_result.get("profile"))
+    memprof = restart_result.get("memory_profile") or {}
+    census = memprof.get("census")
+    if census:
+        types = ", ".join(f"{name} {mib} MiB ({count:,})" for name, mib, count in census["by_type_size"][:12])
+        rows.append(f"- **memory census** of an operator holding {memprof.get('resumed', 0):,} "
+                    f"resumed requests (RSS {memprof.get('rss_mib')}): "
+                    f"{census['gc_objects']:,} gc-tracked objects, {census['gc_shallow_mib']} MiB shallow; by type: "
+                    f"{types}.")
+    return rows
+
+
 def render(results: dict[str, Any], source: str) -> str:
     parts = [f"Source: `{source}`.", "", *machine(results)]
     for title, section in (("Latency and throughput against the floor", latency(results)),
@@ -225,7 +254,8 @@ def render(results: dict[str, Any], source: str) -> str:
                            ("API calls per issued key", per_key(results)),
                            ("Memory", memory(results)),
                            ("Restart", restart(results)),
-                           ("Rotation wave", wave(results))):
+                           ("Rotation wave", wave(results)),
+                           ("Profiles (py-spy: shares of the samples of threads it saw active)", profiles(results))):
         if section:
             parts += ["", f"### {title}", "", *section]
     return "\n".join(parts) + "\n"
