@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -49,6 +50,10 @@ class Runtime:
     def resync_due(self, uid: str) -> bool:
         last = self._last_full.get(uid)
         return last is None or time.monotonic() - last >= self.settings.resync_seconds
+
+    def defer_resync(self, uid: str) -> None:
+        """First full re-check at a random point of the resync window, so N resumed requests spread out."""
+        self._last_full[uid] = time.monotonic() - random.uniform(0, self.settings.resync_seconds)
 
     def mark_stale(self, uids: list[str]) -> None:
         """Re-evaluate these requests fully on their next tick (e.g. their provider's guardrails changed)."""

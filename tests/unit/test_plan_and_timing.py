@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from keyfob.api.request import AccessKeyRequestSpec, AccessKeyRequestStatus, KeyRecord, PendingIssue
-from keyfob.lifecycle.plan import IssueReason, SecretState, decide, next_due
+from keyfob.lifecycle.plan import IssueReason, SecretState, decide, next_due, settled
 from keyfob.lifecycle.timing import jitter, lifetime
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -99,3 +99,15 @@ def test_jitter_spreads_keys_due_at_once() -> None:
     window = timedelta(hours=8)
     values = {jitter(f"uid-{i}", 1, window) for i in range(200)}
     assert len(values) > 150 and all(timedelta(0) <= v <= timedelta(minutes=5) for v in values)
+
+
+def test_settled_means_nothing_to_do_on_resume() -> None:
+    ready = {"conditions": [{"type": "Ready", "status": "True", "reason": "Issued"}], "observedGeneration": 1}
+    assert settled(issued(**ready), 1, None, NOW)
+    assert not settled(issued(**ready), 2, None, NOW), "a spec change while the operator was down"
+    assert not settled(issued(**ready), 1, "t1", NOW), "an unanswered rotate request"
+    assert settled(issued(**ready, rotateRequestHandled="t1"), 1, "t1", NOW)
+    assert not settled(issued(**ready), 1, None, NOW + timedelta(hours=16)), "renewal due"
+    pending = PendingIssue(revision=2, key_name="kf-x-r2", reason="Renewal", started_at=NOW).wire()
+    assert not settled(issued(**ready, pending=pending), 1, None, NOW)
+    assert not settled(issued(), 1, None, NOW), "not Ready"

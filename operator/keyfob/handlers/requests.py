@@ -13,9 +13,9 @@ from keyfob.api.vocabulary import GROUP, VERSION
 from keyfob.config import from_env
 from keyfob.handlers.reporting import report
 from keyfob.lifecycle.conditions import APPROVED, READY, Reason, set_condition
-from keyfob.lifecycle.plan import next_due
+from keyfob.lifecycle.plan import next_due, settled
 from keyfob.lifecycle.ports import SecretConflict, StatusConflict
-from keyfob.lifecycle.request_view import InvalidRequest, parse_request, parse_status
+from keyfob.lifecycle.request_view import ROTATE_ANNOTATION, InvalidRequest, parse_request, parse_status
 from keyfob.runtime import Runtime, utcnow
 
 PLURAL = "accesskeyrequests"
@@ -73,7 +73,15 @@ def awaiting_decision(status: AccessKeyRequestStatus, generation: int | None) ->
 @kopf.on.resume(GROUP, VERSION, PLURAL, labels=_LABELS)
 @kopf.on.create(GROUP, VERSION, PLURAL, labels=_LABELS)
 @kopf.on.update(GROUP, VERSION, PLURAL, labels=_LABELS)
-def reconcile_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+def reconcile_request(body: kopf.Body, memo: kopf.Memo, logger: Any, reason: kopf.Reason, **_: Any) -> None:
+    if reason == kopf.Reason.RESUME:
+        # Restart costs nothing: a request whose own object shows it settled is not read or written now; the
+        # resync (at a random point of its window) re-checks its Secret, provider and guardrails later.
+        meta = body["metadata"]
+        rotate = (meta.get("annotations") or {}).get(ROTATE_ANNOTATION) or None
+        if settled(parse_status(body.get("status")), meta.get("generation"), rotate, utcnow()):
+            memo.runtime.defer_resync(meta["uid"])
+            return
     _reconcile(body, memo, logger)
 
 

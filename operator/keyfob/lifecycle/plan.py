@@ -85,3 +85,21 @@ def next_due(status: AccessKeyRequestStatus) -> datetime | None:
     if status.access_key_id is not None:
         times += [t for t in (status.renewal_time, status.expires_at) if t is not None]
     return min(times) if times else None
+
+
+def settled(
+    status: AccessKeyRequestStatus, generation: int | None, rotate_token: str | None, now: datetime
+) -> bool:
+    """Nothing to do for this request as far as its own object shows: Ready, current generation, nothing in
+    flight, nothing due, no unanswered rotate request. (The Secret, the provider object and the guardrails are
+    checked by the periodic resync.)"""
+    ready = status.condition("Ready")
+    due = next_due(status)
+    return (
+        ready is not None
+        and ready.status.value == "True"
+        and status.observed_generation == generation
+        and status.pending is None
+        and (due is None or due > now)
+        and (rotate_token is None or rotate_token == status.rotate_request_handled)
+    )
