@@ -27,9 +27,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="repeatable; latency/floor: the request counts (default 1 100 1000); memory/restart: "
                         "the largest count held (default 10000); wave: keys in the wave (default 1000)")
     p.add_argument("--concurrency", type=int, default=20, help="C of the closed loop and the floor (default 20)")
-    p.add_argument("--rate", type=float, default=40.0, help="wave: provider rate limit, IAM requests/s")
-    p.add_argument("--profile", action="store_true", help="py-spy the operator in the largest latency burst and "
-                   "the restart; tracemalloc snapshot in the memory scenario")
+    p.add_argument("--rate", type=float, default=25.0, help="wave: provider rate limit, IAM requests/s (default 25)")
+    p.add_argument("--profile", action="store_true", help="py-spy the operator in the largest latency burst, the "
+                   "idle window with the most held and the restart; a census of its live objects after the restart")
     p.add_argument("--run-dir", type=Path, default=None, help="logs, audit log, profiles (default /tmp/...)")
     p.add_argument("--label", default="", help="suffix of the results file name")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the table in bench/README.md")
@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"restart with {population['count']} Ready")
                 results["restart"] = scenario_restart(b, population, profile=args.profile, log=log)
                 save()
+            else:
+                population["operator"].stop()
         if "wave" in scenarios:
             from .wave import scenario_wave
 
