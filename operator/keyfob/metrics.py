@@ -75,8 +75,7 @@ class Metrics:
             ready.status.value if ready else "Unknown", ready.reason if ready else "", len(status.previous_keys)
         )
         with self._lock:
-            self._states[(namespace, name)] = state
-            self._publish()
+            self._replace((namespace, name), state)
 
     def observe_revoked(self, provider: str, count: int) -> None:
         if count:
@@ -85,18 +84,19 @@ class Metrics:
     def forget(self, namespace: str, name: str) -> None:
         self.forget_expiry(namespace, name)
         with self._lock:
-            self._states.pop((namespace, name), None)
-            self._publish()
+            self._replace((namespace, name), None)
 
     def forget_expiry(self, namespace: str, name: str) -> None:
         with contextlib.suppress(KeyError):
             self.expiry.remove(namespace, name)
 
-    def _publish(self) -> None:
-        counts: dict[tuple[str, str], int] = {}
-        for state in self._states.values():
-            counts[(state.ready, state.reason)] = counts.get((state.ready, state.reason), 0) + 1
-        self.requests.clear()
-        for (ready, reason), count in counts.items():
-            self.requests.labels(ready, reason).set(count)
-        self.pending.set(sum(s.pending_revocations for s in self._states.values()))
+    def _replace(self, key: tuple[str, str], state: _RequestState | None) -> None:
+        """O(1) per request: adjust the two gauges by the difference instead of recounting every request."""
+        old = self._states.pop(key, None)
+        if old is not None:
+            self.requests.labels(old.ready, old.reason).dec()
+            self.pending.dec(old.pending_revocations)
+        if state is not None:
+            self._states[key] = state
+            self.requests.labels(state.ready, state.reason).inc()
+            self.pending.inc(state.pending_revocations)
