@@ -2,8 +2,8 @@
 fixtures (CRDs, the operator process, a moto-backed provider, the secret-leak check)."""
 
 pytest_plugins = [
-    "keyfob.testbed.pytest_plugin",
-    "keyfob.testbed.operator_fixtures",
-    "keyfob.testbed.minio_fixtures",
-    "keyfob.testbed.provider_fakes_fixtures",
+    "keyfob_testbed.pytest_plugin",
+    "keyfob_testbed.operator_fixtures",
+    "keyfob_testbed.minio_fixtures",
+    "keyfob_testbed.provider_fakes_fixtures",
 ]

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from keyfob.api.vocabulary import GROUP, VERSION
-from keyfob.testbed.crds import install_crds
-from keyfob.testbed.envtest import TestCluster
-from keyfob.testbed.moto_peer import MotoPeer
+from keyfob_testbed.crds import install_crds
+from keyfob_testbed.envtest import TestCluster
+from keyfob_testbed.moto_peer import MotoPeer
 
 from .audit import AuditLog
 from .cluster import start_audited_cluster

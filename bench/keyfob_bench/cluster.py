@@ -1,6 +1,6 @@
 """The test bed's control plane, with the API server's audit log switched on.
 
-`keyfob.testbed.envtest.start_cluster()` builds the kube-apiserver command line itself and has no audit option.
+`keyfob_testbed.envtest.start_cluster()` builds the kube-apiserver command line itself and has no audit option.
 Rather than copy its 150 lines of start-up code, the bench launches the same cluster with the same binaries and
 appends three flags to the kube-apiserver command (and only to it) while `launch_cluster` runs: the audit log
 is then the API server's own record of every request it served (verb, resource, subresource, user agent), which
@@ -14,9 +14,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from keyfob.testbed import binaries, envtest
-from keyfob.testbed.envtest import TestCluster
-from keyfob.testbed.processes import ManagedProcess
+from keyfob_testbed import binaries, envtest
+from keyfob_testbed.envtest import TestCluster
+from keyfob_testbed.processes import ManagedProcess
 
 # One event per request, at the end (RequestReceived/ResponseStarted omitted), metadata only: no bodies, so no
 # Secret data ever reaches the file. Leases and events of the control plane's own loops are not interesting.

@@ -27,11 +27,11 @@ from pydantic import SecretStr
 
 from keyfob.api.request import AccessKeyRequestSpec
 from keyfob.api.vocabulary import GROUP, VERSION
+from keyfob.contract import BucketGrant
 from keyfob.lifecycle.fingerprint import render_hash, scope_hash
 from keyfob.lifecycle.ports import OwnerInfo
 from keyfob.lifecycle.secret_manifest import build_secret
-from keyfob.providers.base import BucketGrant
-from keyfob.providers.s3_policy import render_policy
+from keyfob.providers.common.s3_policy import render_policy
 from keyfob.secrets.formats import Credential, render_data
 
 from .bed import REQUESTS, Bed, request_body, request_spec

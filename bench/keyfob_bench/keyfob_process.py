@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from keyfob.testbed.processes import ManagedProcess
+from keyfob_testbed.processes import ManagedProcess
 
 _SCRUBBED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "KUBECONFIG")
 CLK_TCK = os.sysconf("SC_CLK_TCK")

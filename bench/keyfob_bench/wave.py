@@ -20,8 +20,8 @@ from collections import Counter
 from typing import Any
 
 from keyfob.api.vocabulary import GROUP, VERSION
-from keyfob.testbed.processes import ManagedProcess
-from keyfob.testbed.waiting import wait_for
+from keyfob_testbed.processes import ManagedProcess
+from keyfob_testbed.waiting import wait_for
 
 from .bed import REQUESTS, Bed
 from .keyfob_process import NO_EARLY_SWEEP, BenchOperator, start_and_wait

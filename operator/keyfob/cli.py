@@ -1,4 +1,6 @@
-"""The `keyfob` command: run the operator, write the CRDs, request a rotation, or run the local demo."""
+"""The `keyfob` command: run the operator, write the CRDs, request a rotation or approve a request.
+
+The local demo lives in the test bed (`keyfob-demo`), which the product never imports."""
 
 from __future__ import annotations
 
@@ -78,12 +80,6 @@ def cmd_approve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from keyfob.demo import run_demo
-
-    return run_demo(keep_running=args.keep_running)
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="keyfob", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -111,10 +107,6 @@ def parser() -> argparse.ArgumentParser:
     approve.add_argument("--deny", action="store_true")
     approve.add_argument("--reason", default="")
     approve.set_defaults(func=cmd_approve)
-
-    demo = sub.add_parser("demo", help="local API server + moto + operator + a sample request, end to end")
-    demo.add_argument("--keep-running", action="store_true", help="leave everything up until Ctrl-C")
-    demo.set_defaults(func=cmd_demo)
     return top
 
 

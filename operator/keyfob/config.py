@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 
-_CLUSTER_ID_RE = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,40}$")
+from keyfob.contract.naming import InvalidClusterId, check_cluster_id
 
 
 @dataclass(frozen=True)
@@ -24,8 +23,10 @@ class Settings:
     metrics_port: int | None = None
 
     def __post_init__(self) -> None:
-        if not _CLUSTER_ID_RE.fullmatch(self.cluster_id):
-            raise ValueError("KEYFOB_CLUSTER_ID must be 1-40 characters of A-Z a-z 0-9 _ + = , . @ -")
+        try:
+            check_cluster_id(self.cluster_id)
+        except InvalidClusterId as err:
+            raise ValueError(f"KEYFOB_CLUSTER_ID: {err}") from None
 
 
 def from_env(env: dict[str, str] | None = None) -> Settings:

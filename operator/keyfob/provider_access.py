@@ -15,10 +15,10 @@ from keyfob.api.common import ObjectKind, SecretKeySelector
 from keyfob.api.provider import ProviderSpec
 from keyfob.api.request import ProviderRef
 from keyfob.config import Settings
+from keyfob.contract import ProviderError
 from keyfob.kube import KubeCluster
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.ports import ProviderLookupError, ResolvedProvider
-from keyfob.providers.base import ProviderError
 from keyfob.providers.registry import factory_for
 
 PLURALS = {

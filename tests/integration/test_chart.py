@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from keyfob.testbed import helm_tool
-from keyfob.testbed.identities import service_account_kubeconfig
-from keyfob.testbed.operator_fixtures import AwsSetup, LeakWatch, OperatorFactory
-from keyfob.testbed.s3_checks import code_of, s3_from
-from keyfob.testbed.waiting import wait_for
+from keyfob_testbed import helm_tool
+from keyfob_testbed.identities import service_account_kubeconfig
+from keyfob_testbed.operator_fixtures import AwsSetup, LeakWatch, OperatorFactory
+from keyfob_testbed.s3_checks import code_of, s3_from
+from keyfob_testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ def test_helm_lint_is_clean() -> None:
 
 def test_deploy_dir_is_generated_from_the_chart_without_drift() -> None:
     for path, text in helm_tool.rendered_deploy().items():
-        assert path.read_text() == text, f"{path} drifted: run python -m keyfob.testbed.helm_tool render-deploy"
+        assert path.read_text() == text, f"{path} drifted: run python -m keyfob_testbed.helm_tool render-deploy"
     chart_rbac = [d for d in helm_tool.documents(helm_tool.template()) if d["kind"].startswith("ClusterRole")]
     deploy_rbac = [d for d in helm_tool.documents((helm_tool.DEPLOY / "keyfob.yaml").read_text())
                    if d["kind"].startswith("ClusterRole")]

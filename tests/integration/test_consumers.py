@@ -19,9 +19,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from keyfob.testbed.operator_fixtures import AwsSetup, LeakWatch, OperatorFactory
-from keyfob.testbed.ports import free_ports
-from keyfob.testbed.waiting import wait_for
+from keyfob_testbed.operator_fixtures import AwsSetup, LeakWatch, OperatorFactory
+from keyfob_testbed.ports import free_ports
+from keyfob_testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 ALL_FORMATS = ["env", "awsFiles", "rclone", "s3cmd", "cosi"]

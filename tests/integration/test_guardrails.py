@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from keyfob.api.vocabulary import GROUP, VERSION
-from keyfob.testbed.objects import CLUSTER_PROVIDERS, Objects
-from keyfob.testbed.operator_fixtures import AwsSetup, LeakWatch
-from keyfob.testbed.s3_checks import code_of, s3_from
-from keyfob.testbed.waiting import wait_for
+from keyfob_testbed.objects import CLUSTER_PROVIDERS, Objects
+from keyfob_testbed.operator_fixtures import AwsSetup, LeakWatch
+from keyfob_testbed.s3_checks import code_of, s3_from
+from keyfob_testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -139,7 +139,7 @@ def cluster_provider(aws_setup: AwsSetup, kube_api: Any) -> Iterator[str]:
                      "guardrails": {"allowedNamespaces": {"names": [objects.namespace]}}}}
     objects.custom.create_cluster_custom_object(GROUP, VERSION, CLUSTER_PROVIDERS, body)
     yield name
-    from keyfob.testbed.operator_fixtures import delete_requests_and_wait
+    from keyfob_testbed.operator_fixtures import delete_requests_and_wait
 
     delete_requests_and_wait(objects)
     objects.custom.delete_cluster_custom_object(GROUP, VERSION, CLUSTER_PROVIDERS, name)

@@ -23,21 +23,21 @@ from botocore.exceptions import ClientError
 
 from keyfob.api.blocks.minio import MinioProviderBlock
 from keyfob.api.vocabulary import Permission
-from keyfob.lifecycle.naming import key_name
-from keyfob.providers.base import (
+from keyfob.contract import (
     BucketGrant,
     Grant,
     IssuedKey,
-    KeyRef,
     ProviderRejected,
     ProviderUnavailable,
     RequestIdentity,
 )
-from keyfob.providers.minio_admin import AccountSpec, ServiceAccountGone
-from keyfob.providers.minio_naming import MIN_LIFETIME, rfc3339
-from keyfob.providers.minio_sa import MinioServiceAccountProvider
-from keyfob.testbed.minio_peer import MinioPeer
-from keyfob.testbed.waiting import wait_for
+from keyfob.contract.naming import key_name
+from keyfob.providers.minio.adapter import MinioServiceAccountProvider
+from keyfob.providers.minio.admin import AccountSpec, ServiceAccountGone
+from keyfob.providers.minio.naming import MIN_LIFETIME, rfc3339
+from keyfob_testbed.minio_peer import MinioPeer
+from keyfob_testbed.refs import own_ref
+from keyfob_testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +111,7 @@ def bed(minio_peer: MinioPeer) -> Iterator[Bed]:
     provider = make_provider(minio_peer, cluster_id)
     yield Bed(minio_peer, provider, cluster_id, allowed, other)
     for owned in provider.list_owned():
-        provider.revoke(KeyRef(owned.key_name, owned.access_key_ids[0]))
+        provider.revoke(own_ref(owned.key_name, owned.access_key_ids[0]))
 
 
 def test_issued_key_works_on_its_bucket_only_and_only_for_what_was_asked(bed: Bed) -> None:
@@ -246,7 +246,7 @@ def test_revoke_stops_the_key_and_is_idempotent(bed: Bed) -> None:
         lambda: error_code(lambda: s3.get_object(Bucket=bed.allowed, Key="seed.txt")) is None, 10, what="the key works"
     )
 
-    bed.provider.revoke(KeyRef(grant.key_name, key.access_key_id))
+    bed.provider.revoke(own_ref(grant.key_name, key.access_key_id))
     code = wait_for(
         lambda: error_code(lambda: s3.get_object(Bucket=bed.allowed, Key="seed.txt")), 10, what="the revoked key fails"
     )
@@ -254,8 +254,8 @@ def test_revoke_stops_the_key_and_is_idempotent(bed: Bed) -> None:
     with pytest.raises(ServiceAccountGone):
         bed.provider.admin.info(key.access_key_id)
 
-    bed.provider.revoke(KeyRef(grant.key_name, key.access_key_id))  # already gone: success
-    bed.provider.revoke(KeyRef(grant.key_name))  # by name only (derived access key): success too
+    bed.provider.revoke(own_ref(grant.key_name, key.access_key_id))  # already gone: success
+    bed.provider.revoke(own_ref(grant.key_name))  # by name only (derived access key): success too
 
 
 def test_issuing_twice_leaves_one_account_and_only_the_newest_secret_works(bed: Bed) -> None:
@@ -356,7 +356,7 @@ def test_parent_user_caps_the_key_and_owns_it(bed: Bed) -> None:
 
     assert [o.access_key_ids for o in provider.list_owned()] == [(key.access_key_id,)]
     assert bed.provider.list_owned() == []  # the root identity's own accounts do not include the parent's
-    provider.revoke(KeyRef(key.key_name, key.access_key_id))
+    provider.revoke(own_ref(key.key_name, key.access_key_id))
     assert provider.list_owned() == []
 
 
@@ -374,7 +374,7 @@ def test_check_proves_the_admin_credentials(bed: Bed) -> None:
 
 
 def test_an_unreachable_server_is_a_temporary_failure(minio_peer: MinioPeer) -> None:
-    from keyfob.testbed.ports import free_port
+    from keyfob_testbed.ports import free_port
 
     down = MinioServiceAccountProvider(
         MinioProviderBlock.model_validate(

@@ -1,7 +1,7 @@
 """The same operator-level lifecycle, run unchanged against every provider peer here: moto (AWS IAM), a real
 MinIO, and contract fakes where no real peer can run: Storj (auth service + console REST, following storj/edge
-and storj/storj's published contracts, keyfob.testbed.storj_fakes), IONOS (Object Storage Management API,
-keyfob.testbed.ionos_fake) and Utho (utho-go's object-storage calls, keyfob.testbed.utho_fake).
+and storj/storj's published contracts, keyfob_testbed.storj_fakes), IONOS (Object Storage Management API,
+keyfob_testbed.ionos_fake) and Utho (utho-go's object-storage calls, keyfob_testbed.utho_fake).
 Each test acts as a user and checks the credential:
 issue -> Secret -> the key works -> rotate -> revoke; orphan sweep; SIGKILL at each write of an issue."""
 
@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from keyfob.testbed.harness import ProviderHarness
-from keyfob.testbed.harnesses import AwsHarness, MinioHarness, StorjHarness
-from keyfob.testbed.objects import Objects
-from keyfob.testbed.operator_fixtures import LeakWatch, OperatorFactory, delete_requests_and_wait
-from keyfob.testbed.waiting import wait_for
+from keyfob_testbed.harness import ProviderHarness
+from keyfob_testbed.harnesses import AwsHarness, MinioHarness, StorjHarness
+from keyfob_testbed.objects import Objects
+from keyfob_testbed.operator_fixtures import LeakWatch, OperatorFactory, delete_requests_and_wait
+from keyfob_testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 SATELLITE = "12EayRS2V1kEsWESU9QMRseFhdxYxKicsiFmxrsLZHeLUtdps3S@satellite.invalid:7777"
@@ -27,7 +27,7 @@ PROVIDERS = ["aws", "minio", "storj", "ionos", "utho"]
 @pytest.fixture(scope="module")
 def storj_peers() -> Iterator[tuple[Any, Any, Any, str]]:
     from keyfob.providers.storj.grant import CIPHER_AESGCM, AccessGrant, EncryptionAccess
-    from keyfob.testbed.storj_fakes import FakeAuthService, FakeConsole, SatelliteKeys
+    from keyfob_testbed.storj_fakes import FakeAuthService, FakeConsole, SatelliteKeys
 
     keys = SatelliteKeys()
     parent = AccessGrant(SATELLITE, keys.new_root(), EncryptionAccess(secrets.token_bytes(32), CIPHER_AESGCM))

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from keyfob.api.vocabulary import Permission
-from keyfob.providers.base import BucketGrant
+from keyfob.contract import BucketGrant
 from keyfob.providers.storj.authorize import VERSION_EVENTING, VERSION_OBJECT_LOCK, denial
 from keyfob.providers.storj.caveat import Action, ActionType, AllowedPath, Caveat, Duration, Timestamp, parse_caveat
 from keyfob.providers.storj.grant import CIPHER_AESGCM, AccessGrant, EncryptionAccess

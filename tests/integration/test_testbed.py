@@ -18,10 +18,10 @@ import pytest
 from botocore.exceptions import ClientError
 from kubernetes import client, config
 
-from keyfob.testbed import MotoPeer, TestCluster, launch_cluster, service_account_kubeconfig, wait_for
-from keyfob.testbed import binaries as testbed_binaries
-from keyfob.testbed.envtest import ClusterStartError
-from keyfob.testbed.pytest_plugin import Kubectl
+from keyfob_testbed import MotoPeer, TestCluster, launch_cluster, service_account_kubeconfig, wait_for
+from keyfob_testbed import binaries as testbed_binaries
+from keyfob_testbed.envtest import ClusterStartError
+from keyfob_testbed.pytest_plugin import Kubectl
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from keyfob.testbed.operator_fixtures import AwsSetup, LeakWatch
-from keyfob.testbed.s3_checks import code_of, s3_from
-from keyfob.testbed.waiting import wait_for
+from keyfob_testbed.operator_fixtures import AwsSetup, LeakWatch
+from keyfob_testbed.s3_checks import code_of, s3_from
+from keyfob_testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -17,28 +17,28 @@ import pytest
 from keyfob.api.blocks.ionos import IonosProviderBlock
 from keyfob.api.common import SecretKeySelector
 from keyfob.api.vocabulary import Permission
-from keyfob.lifecycle.naming import key_name
-from keyfob.providers.base import (
+from keyfob.contract import (
     BucketGrant,
     Grant,
     IssuedKey,
-    KeyRef,
     ProviderRejected,
     ProviderThrottled,
     ProviderUnavailable,
     RequestIdentity,
 )
-from keyfob.providers.ionos import IonosProvider
-from keyfob.providers.ionos_naming import description_for, parse_description
+from keyfob.contract.naming import key_name
+from keyfob.providers.common.http import retry_after
+from keyfob.providers.ionos.adapter import IonosProvider
+from keyfob.providers.ionos.naming import description_for, parse_description
 from keyfob.providers.registry import factory_for
-from keyfob.providers.rest import retry_after
 from keyfob.secrets.formats import Credential, render_env
-from keyfob.testbed.fake_s3 import probe
-from keyfob.testbed.harness_ionos import IonosHarness
-from keyfob.testbed.ionos_fake import IonosFake
-from keyfob.testbed.waiting import wait_for
+from keyfob_testbed.fake_s3 import probe
+from keyfob_testbed.harness_ionos import IonosHarness
+from keyfob_testbed.ionos_fake import IonosFake
+from keyfob_testbed.refs import own_ref
+from keyfob_testbed.waiting import wait_for
 
-# The plugin's fixtures, until tests/conftest.py registers keyfob.testbed.provider_fakes_fixtures.
+# The plugin's fixtures, until tests/conftest.py registers keyfob_testbed.provider_fakes_fixtures.
 
 P = Permission
 CLUSTER = "cluster-a"
@@ -231,18 +231,18 @@ def test_revoke_makes_the_key_fail_and_revoking_twice_succeeds(ionos_fake: Ionos
     key = provider.issue(grant_for())
     assert works(ionos_fake, key)
 
-    provider.revoke(KeyRef(key.key_name, key.access_key_id))
+    provider.revoke(own_ref(key.key_name, key.access_key_id))
 
     wait_for(lambda: not works(ionos_fake, key), timeout=5, what="revoked key to stop working")
     assert ionos_fake.stored_keys() == [], "gone (GET answered 404) before revoke returned"
-    provider.revoke(KeyRef(key.key_name, key.access_key_id))
-    provider.revoke(KeyRef(key.key_name))
+    provider.revoke(own_ref(key.key_name, key.access_key_id))
+    provider.revoke(own_ref(key.key_name))
 
 
 def test_revoke_by_key_name_alone_finds_the_key(ionos_fake: IonosFake, http: httpx.Client) -> None:
     provider = make_provider(ionos_fake, http)
     key = provider.issue(grant_for())
-    provider.revoke(KeyRef(key.key_name))
+    provider.revoke(own_ref(key.key_name))
     assert not works(ionos_fake, key)
 
 
@@ -335,7 +335,7 @@ def test_harness_contract(ionos_harness: IonosHarness, http: httpx.Client) -> No
     orphan = ionos_harness.make_orphan(CLUSTER)
     assert ionos_harness.live_key_ids() == {key.access_key_id, orphan}
     assert orphan in {i for o in provider.list_owned() for i in o.access_key_ids}
-    provider.revoke(KeyRef(key.key_name, key.access_key_id))
+    provider.revoke(own_ref(key.key_name, key.access_key_id))
     assert not ionos_harness.key_works(data)
     assert ionos_harness.live_key_ids() == {orphan}
     assert ionos_harness.request_spec("s")["secretName"] == "s"

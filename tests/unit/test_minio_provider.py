@@ -13,8 +13,7 @@ from pydantic import ValidationError
 from keyfob.api.blocks.minio import MinioProviderBlock
 from keyfob.api.provider import PROVIDER_BLOCKS, ProviderSpec
 from keyfob.api.vocabulary import Permission
-from keyfob.lifecycle.naming import key_name
-from keyfob.providers.base import (
+from keyfob.contract import (
     BucketGrant,
     Grant,
     ProviderRejected,
@@ -22,10 +21,11 @@ from keyfob.providers.base import (
     ProviderUnavailable,
     RequestIdentity,
 )
-from keyfob.providers.minio_admin import AccessKeyTaken, AccountInfo, AccountSpec, ServiceAccountGone, translated
-from keyfob.providers.minio_naming import (
+from keyfob.contract.naming import check_cluster_id, key_name
+from keyfob.providers.minio.adapter import MinioServiceAccountProvider
+from keyfob.providers.minio.admin import AccessKeyTaken, AccountInfo, AccountSpec, ServiceAccountGone, translated
+from keyfob.providers.minio.naming import (
     access_key_for,
-    check_cluster_id,
     description_for,
     display_name,
     expiration_for,
@@ -33,7 +33,6 @@ from keyfob.providers.minio_naming import (
     parse_description,
     rfc3339,
 )
-from keyfob.providers.minio_sa import MinioServiceAccountProvider
 from keyfob.providers.registry import factory_for
 
 UID = "0f8e4c1a-5b6d-4e7f-8a9b-0c1d2e3f4a5b"

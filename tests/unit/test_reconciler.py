@@ -16,12 +16,12 @@ from keyfob.api.common import ObjectKind
 from keyfob.api.provider import ProviderSpec
 from keyfob.api.request import ProviderRef
 from keyfob.api.vocabulary import Permission
+from keyfob.contract import Capabilities, ConnectionInfo, Grant, IssuedKey, KeyRef, OwnedKey
 from keyfob.lifecycle import reconciler as reconciler_module
 from keyfob.lifecycle.crashpoints import POINTS
 from keyfob.lifecycle.ports import ResolvedProvider, SecretSnapshot, StatusConflict
 from keyfob.lifecycle.reconciler import RequestReconciler
 from keyfob.lifecycle.request_view import parse_request
-from keyfob.providers.base import Capabilities, ConnectionInfo, Grant, IssuedKey, KeyRef, OwnedKey
 from keyfob.secrets.extract import extract_key_pair
 
 UID = "0b6f3c1e-3d1a-4d8e-9a57-0123456789ab"
@@ -206,7 +206,7 @@ def test_rotation_rolls_restart_targets_once_per_revision() -> None:
 
 
 def test_throttling_is_retried_without_failing_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    from keyfob.providers.base import ProviderThrottled
+    from keyfob.contract import ProviderThrottled
 
     cluster, provider, reconciler, _ = setup()
     real_issue = provider.issue

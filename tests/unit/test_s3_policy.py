@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from keyfob.api.vocabulary import Permission as P
-from keyfob.providers.base import BucketGrant, ProviderRejected
-from keyfob.providers.s3_policy import render_policy
+from keyfob.contract import BucketGrant, ProviderRejected
+from keyfob.providers.common.s3_policy import render_policy
 
 EXPIRY = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -17,20 +17,20 @@ import pytest
 from keyfob.api.blocks.storj import StorjConsole, StorjProviderBlock
 from keyfob.api.common import SecretKeySelector
 from keyfob.api.vocabulary import Permission
-from keyfob.lifecycle.naming import key_name
-from keyfob.providers.base import (
+from keyfob.contract import (
     BucketGrant,
     Grant,
-    KeyRef,
     ProviderRejected,
     ProviderUnavailable,
     RequestIdentity,
 )
+from keyfob.contract.naming import key_name
 from keyfob.providers.registry import factory_for
 from keyfob.providers.storj.adapter import StorjProvider
 from keyfob.providers.storj.caveat import ActionType, AllowedPath, Caveat, Timestamp
 from keyfob.providers.storj.grant import CIPHER_AESGCM, AccessGrant, EncryptionAccess
-from keyfob.testbed.storj_fakes import FakeAuthService, FakeConsole, SatelliteKeys
+from keyfob_testbed.refs import own_ref
+from keyfob_testbed.storj_fakes import FakeAuthService, FakeConsole, SatelliteKeys
 
 P = Permission
 SATELLITE = "12EayRS2V1kEsWESU9QMRseFhdxYxKicsiFmxrsLZHeLUtdps3S@satellite.invalid:7777"
@@ -209,13 +209,13 @@ def test_revoke_deletes_the_root_key_and_is_idempotent(
     secret = issued.secret_access_key.get_secret_value()
     assert auth.allows(issued.access_key_id, secret, ActionType.READ, "alpha")
 
-    provider.revoke(KeyRef(request.key_name, issued.access_key_id))
+    provider.revoke(own_ref(request.key_name, issued.access_key_id))
     assert console.names() == []
     assert auth.denial(issued.access_key_id, secret, ActionType.READ, "alpha") == (
         "API key not found (deleted or never created)"
     )
-    provider.revoke(KeyRef(request.key_name, issued.access_key_id))  # already gone: success
-    provider.revoke(KeyRef(key_name(str(uuid.uuid4()), 3)))  # never existed: success
+    provider.revoke(own_ref(request.key_name, issued.access_key_id))  # already gone: success
+    provider.revoke(own_ref(key_name(str(uuid.uuid4()), 3)))  # never existed: success
 
 
 def test_revoke_touches_only_the_named_key(provider: StorjProvider, console: FakeConsole) -> None:
@@ -223,7 +223,7 @@ def test_revoke_touches_only_the_named_key(provider: StorjProvider, console: Fak
     first, tenth = grant(uid=uid, revision=1), grant(uid=uid, revision=10)
     provider.issue(first)
     provider.issue(tenth)  # 'kf-<uid>-r1' is a substring of 'kf-<uid>-r10'
-    provider.revoke(KeyRef(first.key_name))
+    provider.revoke(own_ref(first.key_name))
     assert console.names() == [f"keyfob/{CLUSTER}/{tenth.key_name}"]
 
 
@@ -338,7 +338,7 @@ def test_without_console_every_key_must_expire_and_cannot_be_revoked(
     assert stored.api_key.head == parent.api_key.head  # the parent grant, restricted
     assert auth.allows(issued.access_key_id, secret, ActionType.READ, "alpha")
     with pytest.raises(ProviderRejected, match="cannot revoke"):
-        provider.revoke(KeyRef(issued.key_name, issued.access_key_id))
+        provider.revoke(own_ref(issued.key_name, issued.access_key_id))
     assert provider.list_owned() == []
 
 
@@ -401,7 +401,7 @@ def test_console_errors_map_to_the_provider_taxonomy(provider: StorjProvider, co
         provider.list_owned()
     console.fail_next = [500]
     with pytest.raises(ProviderUnavailable, match="HTTP 500"):
-        provider.revoke(KeyRef(key_name(str(uuid.uuid4()), 1)))
+        provider.revoke(own_ref(key_name(str(uuid.uuid4()), 1)))
     console.fail_next = [400]
     with pytest.raises(ProviderRejected, match="HTTP 400"):
         provider.issue(grant())

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from keyfob.api.vocabulary import Permission
-from keyfob.providers.base import BucketGrant
+from keyfob.contract import BucketGrant
 from keyfob.providers.storj.caveat import (
     FLAG_FIELDS,
     Action,

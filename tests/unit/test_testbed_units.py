@@ -1,4 +1,4 @@
-"""Unit tests for the pure (or cheap, local) pieces of keyfob.testbed."""
+"""Unit tests for the pure (or cheap, local) pieces of keyfob_testbed."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from keyfob.testbed import binaries, wait_for
-from keyfob.testbed.kubeconfig import read_target, render_kubeconfig, write_kubeconfig
-from keyfob.testbed.moto_peer import _parse_record
-from keyfob.testbed.ports import free_port, free_ports, port_is_open
-from keyfob.testbed.processes import ManagedProcess
-from keyfob.testbed.pytest_plugin import namespace_name
-from keyfob.testbed.waiting import WaitTimeout
-from keyfob.testbed.workdirs import make_workdir, sweep_stale_workdirs
+from keyfob_testbed import binaries, wait_for
+from keyfob_testbed.kubeconfig import read_target, render_kubeconfig, write_kubeconfig
+from keyfob_testbed.moto_peer import _parse_record
+from keyfob_testbed.ports import free_port, free_ports, port_is_open
+from keyfob_testbed.processes import ManagedProcess
+from keyfob_testbed.pytest_plugin import namespace_name
+from keyfob_testbed.waiting import WaitTimeout
+from keyfob_testbed.workdirs import make_workdir, sweep_stale_workdirs
 
 # -- ports --------------------------------------------------------------------------------------------
 
@@ -271,7 +271,7 @@ def test_children_die_with_a_sigkilled_parent(tmp_path: Path) -> None:
     parent_code = textwrap.dedent(
         f"""\
         import pathlib, time
-        from keyfob.testbed.processes import ManagedProcess
+        from keyfob_testbed.processes import ManagedProcess
         p = ManagedProcess("sleeper", ["sleep", "60"], pathlib.Path({str(tmp_path / "log")!r}))
         pathlib.Path({str(pid_file)!r}).write_text(str(p.pid))
         time.sleep(60)

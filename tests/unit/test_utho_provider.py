@@ -16,27 +16,27 @@ import pytest
 from keyfob.api.blocks.utho import UthoProviderBlock
 from keyfob.api.common import SecretKeySelector
 from keyfob.api.vocabulary import Permission
-from keyfob.lifecycle.naming import key_name
-from keyfob.providers.base import (
+from keyfob.contract import (
     BucketGrant,
     Grant,
     IssuedKey,
-    KeyRef,
     ProviderRejected,
     ProviderThrottled,
     ProviderUnavailable,
     RequestIdentity,
 )
+from keyfob.contract.naming import key_name
 from keyfob.providers.registry import factory_for
-from keyfob.providers.utho import UthoProvider
-from keyfob.providers.utho_naming import MAX_NAME, name_for, parse_name
+from keyfob.providers.utho.adapter import UthoProvider
+from keyfob.providers.utho.naming import MAX_NAME, name_for, parse_name
 from keyfob.secrets.formats import Credential, render_env
-from keyfob.testbed.fake_s3 import probe
-from keyfob.testbed.harness_utho import UthoHarness
-from keyfob.testbed.utho_fake import UthoFake
-from keyfob.testbed.waiting import wait_for
+from keyfob_testbed.fake_s3 import probe
+from keyfob_testbed.harness_utho import UthoHarness
+from keyfob_testbed.refs import own_ref
+from keyfob_testbed.utho_fake import UthoFake
+from keyfob_testbed.waiting import wait_for
 
-# The plugin's fixtures, until tests/conftest.py registers keyfob.testbed.provider_fakes_fixtures.
+# The plugin's fixtures, until tests/conftest.py registers keyfob_testbed.provider_fakes_fixtures.
 
 P = Permission
 CLUSTER = "cluster-a"
@@ -206,12 +206,12 @@ def test_revoke_disables_the_key_and_revoking_twice_succeeds(utho_fake: UthoFake
     key = provider.issue(grant_for())
     assert status(utho_fake, key, "bucket-a") == 200
 
-    provider.revoke(KeyRef(key.key_name, key.access_key_id))
+    provider.revoke(own_ref(key.key_name, key.access_key_id))
 
     wait_for(lambda: status(utho_fake, key, "bucket-a") == 403, timeout=5, what="revoked key to stop working")
     assert [k.status for k in utho_fake.stored_keys()] == ["Disabled"], "disabled, not deleted: Utho cannot delete"
-    provider.revoke(KeyRef(key.key_name, key.access_key_id))
-    provider.revoke(KeyRef(key.key_name))
+    provider.revoke(own_ref(key.key_name, key.access_key_id))
+    provider.revoke(own_ref(key.key_name))
     assert provider.list_owned() == []
 
 
@@ -220,7 +220,7 @@ def test_revoke_insists_that_utho_confirms(utho_fake: UthoFake, http: httpx.Clie
     key = provider.issue(grant_for())
     utho_fake.ignore_status_changes = True
     with pytest.raises(ProviderUnavailable, match="still lists access key"):
-        provider.revoke(KeyRef(key.key_name, key.access_key_id))
+        provider.revoke(own_ref(key.key_name, key.access_key_id))
     assert status(utho_fake, key, "bucket-a") == 200
 
 
@@ -291,6 +291,6 @@ def test_harness_contract(utho_harness: UthoHarness, http: httpx.Client) -> None
     orphan = utho_harness.make_orphan(CLUSTER)
     assert utho_harness.live_key_ids() == {key.access_key_id, orphan}
     assert orphan in {i for o in provider.list_owned() for i in o.access_key_ids}
-    provider.revoke(KeyRef(key.key_name, key.access_key_id))
+    provider.revoke(own_ref(key.key_name, key.access_key_id))
     assert not utho_harness.key_works(data)
     assert utho_harness.live_key_ids() == {orphan}

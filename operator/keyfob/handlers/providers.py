@@ -10,12 +10,12 @@ from keyfob.api.common import ConditionStatus, ObjectKind
 from keyfob.api.provider import ProviderStatus
 from keyfob.api.vocabulary import GROUP, VERSION
 from keyfob.config import from_env
+from keyfob.contract import ProviderError
 from keyfob.kube import list_all_requests
 from keyfob.lifecycle.conditions import READY, Reason, set_condition
 from keyfob.lifecycle.ports import ProviderLookupError
 from keyfob.lifecycle.request_view import uses_provider
 from keyfob.provider_access import PLURALS
-from keyfob.providers.base import ProviderError
 from keyfob.runtime import Runtime, utcnow
 
 _INTERVAL = from_env().provider_check_seconds

@@ -9,11 +9,11 @@ import kopf
 from keyfob.api.common import ObjectKind
 from keyfob.api.vocabulary import GROUP, VERSION
 from keyfob.config import from_env
+from keyfob.contract import ProviderError
 from keyfob.kube import list_all_requests, managed_secret_key_names
 from keyfob.lifecycle.ports import ProviderLookupError
-from keyfob.lifecycle.sweep import held_key_names, orphans
+from keyfob.lifecycle.sweep import held_key_names, orphan_ref, orphans
 from keyfob.provider_access import PLURALS
-from keyfob.providers.base import KeyRef, ProviderError
 from keyfob.runtime import Runtime
 
 _SETTINGS = from_env()
@@ -36,7 +36,7 @@ def sweep(kind: ObjectKind, body: kopf.Body, runtime: Runtime, logger: Any) -> N
     held = held_key_names(list_all_requests(runtime.kube), managed_secret_key_names(runtime.kube))
     for key in orphans(owned, held):
         try:
-            adapter.revoke(KeyRef(key.key_name, key.access_key_ids[0] if key.access_key_ids else None))
+            adapter.revoke(orphan_ref(key))
         except ProviderError as err:
             logger.warning(f"orphan {key.key_name} not revoked yet: {err}")
             continue

@@ -10,7 +10,7 @@ from typing import Protocol
 from keyfob.api.common import ObjectKind
 from keyfob.api.provider import ProviderSpec
 from keyfob.api.request import ProviderRef
-from keyfob.providers.base import Provider
+from keyfob.contract import Provider
 
 
 @dataclass(frozen=True)

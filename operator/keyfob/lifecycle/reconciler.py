@@ -18,12 +18,21 @@ from datetime import datetime
 from keyfob.api.common import ConditionStatus
 from keyfob.api.request import ExpiryEnforcement, KeyRecord, PendingIssue
 from keyfob.api.vocabulary import bucket_name_problem, parse_duration, prefix_problem
+from keyfob.contract import (
+    BucketGrant,
+    Grant,
+    KeyRef,
+    ProviderError,
+    ProviderRejected,
+    ProviderThrottled,
+    RequestIdentity,
+)
+from keyfob.contract.naming import key_name
 from keyfob.lifecycle import guardrails
 from keyfob.lifecycle.approval import approval_gate
 from keyfob.lifecycle.conditions import READY, Reason, set_condition
 from keyfob.lifecycle.crashpoints import crashpoint
 from keyfob.lifecycle.fingerprint import render_hash, scope_hash
-from keyfob.lifecycle.naming import key_name
 from keyfob.lifecycle.outcome import Outcome
 from keyfob.lifecycle.plan import IssueReason, Plan, decide
 from keyfob.lifecycle.ports import (
@@ -37,15 +46,6 @@ from keyfob.lifecycle.ports import (
 from keyfob.lifecycle.request_view import RequestView
 from keyfob.lifecycle.secret_manifest import build_secret, secret_state, secret_warnings
 from keyfob.lifecycle.timing import lifetime
-from keyfob.providers.base import (
-    BucketGrant,
-    Grant,
-    KeyRef,
-    ProviderError,
-    ProviderRejected,
-    ProviderThrottled,
-    RequestIdentity,
-)
 from keyfob.secrets.extract import extract_key_pair
 from keyfob.secrets.formats import Credential, render_data
 
@@ -407,7 +407,7 @@ class _Run:
                 self.out.normal("ExpiresOnly", f"previous access key {record.access_key_id} not revocable: "
                                 "it stays valid until its own expiry")
                 continue
-            provider.adapter.revoke(KeyRef(record.key_name, record.access_key_id))
+            provider.adapter.revoke(KeyRef(record.key_name, self.view.uid, record.access_key_id))
             crashpoint("after-provider-revoke")
             self.status.previous_keys = [k for k in self.status.previous_keys if k.key_name != record.key_name]
             self._save()
@@ -433,11 +433,11 @@ class _Run:
         status = self.status
         refs: dict[str, KeyRef] = {}
         if status.key_name:
-            refs[status.key_name] = KeyRef(status.key_name, status.access_key_id)
+            refs[status.key_name] = KeyRef(status.key_name, self.view.uid, status.access_key_id)
         if status.pending:
-            refs.setdefault(status.pending.key_name, KeyRef(status.pending.key_name))
+            refs.setdefault(status.pending.key_name, KeyRef(status.pending.key_name, self.view.uid))
         for record in status.previous_keys:
-            refs.setdefault(record.key_name, KeyRef(record.key_name, record.access_key_id))
+            refs.setdefault(record.key_name, KeyRef(record.key_name, self.view.uid, record.access_key_id))
         return list(refs.values())
 
     def _settle_ready(self, provider: ResolvedProvider) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from keyfob.contract import KeyRef, OwnedKey
+from keyfob.contract.naming import parse_key_name
 from keyfob.lifecycle.request_view import parse_status
-from keyfob.providers.base import OwnedKey
 
 
 def held_key_names(requests: Iterable[Mapping[str, Any]], secrets_key_names: Iterable[str]) -> set[str]:
@@ -29,3 +30,11 @@ def held_key_names(requests: Iterable[Mapping[str, Any]], secrets_key_names: Ite
 
 def orphans(owned: Iterable[OwnedKey], held: set[str]) -> list[OwnedKey]:
     return [key for key in owned if key.key_name not in held]
+
+
+def orphan_ref(key: OwnedKey) -> KeyRef:
+    """The reference to revoke an orphan by: its owner is what the provider's own record (or the name keyfob
+    derived) says, so the adapter's ownership proof checks the provider against itself, never against status."""
+    parsed = parse_key_name(key.key_name)
+    owner = key.request_uid or (parsed[0] if parsed else "")
+    return KeyRef(key.key_name, owner, key.access_key_ids[0] if key.access_key_ids else None)

@@ -1,44 +1,40 @@
-"""Maps a provider block name (the field set in an AccessKeyProvider spec) to its adapter factory."""
+"""Maps a provider block name (the field set in an AccessKeyProvider spec) to its adapter class.
+
+Static on purpose: adding a provider is one folder under providers/, one block model under api/blocks/ and
+one line here. Adapters never import this module, so no adapter depends on another.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from keyfob.providers.base import Provider
+from keyfob.contract import Provider
+from keyfob.providers.aws.adapter import AwsIamProvider
+from keyfob.providers.ionos.adapter import IonosProvider
+from keyfob.providers.minio.adapter import MinioServiceAccountProvider
+from keyfob.providers.storj.adapter import StorjProvider
+from keyfob.providers.utho.adapter import UthoProvider
 
 # factory(block, admin_credentials, cluster_id) -> Provider. `block` is the pydantic block model,
 # `admin_credentials` the decoded data of the referenced admin Secret.
 ProviderFactory = Callable[[Any, Mapping[str, str], str], Provider]
 
-_FACTORIES: dict[str, ProviderFactory] = {}
-
-
-def register(block_name: str) -> Callable[[ProviderFactory], ProviderFactory]:
-    def decorator(factory: ProviderFactory) -> ProviderFactory:
-        _FACTORIES[block_name] = factory
-        return factory
-
-    return decorator
+ADAPTERS: Mapping[str, ProviderFactory] = {
+    "aws": AwsIamProvider,
+    "ionos": IonosProvider,
+    "minio": MinioServiceAccountProvider,
+    "storj": StorjProvider,
+    "utho": UthoProvider,
+}
 
 
 def factory_for(block_name: str) -> ProviderFactory:
-    _load_builtin()
     try:
-        return _FACTORIES[block_name]
+        return ADAPTERS[block_name]
     except KeyError:
         raise LookupError(f"no provider adapter registered for block {block_name!r}") from None
 
 
 def registered() -> list[str]:
-    _load_builtin()
-    return sorted(_FACTORIES)
-
-
-def _load_builtin() -> None:
-    # Importing the adapter modules runs their @register decorators.
-    import keyfob.providers.minio_sa  # noqa: F401
-    from keyfob.providers import aws_iam  # noqa: F401
-    from keyfob.providers import ionos as ionos_adapter  # noqa: F401
-    from keyfob.providers import utho as utho_adapter  # noqa: F401
-    from keyfob.providers.storj import adapter as storj_adapter  # noqa: F401
+    return sorted(ADAPTERS)

@@ -29,8 +29,7 @@ from pydantic import SecretStr
 
 from keyfob.api.blocks.storj import StorjProviderBlock
 from keyfob.api.vocabulary import OBJECT_LOCK_PERMISSIONS, Permission
-from keyfob.lifecycle.naming import parse_key_name
-from keyfob.providers.base import (
+from keyfob.contract import (
     Capabilities,
     ConnectionInfo,
     Grant,
@@ -40,7 +39,7 @@ from keyfob.providers.base import (
     ProviderError,
     ProviderRejected,
 )
-from keyfob.providers.registry import register
+from keyfob.contract.naming import parse_key_name
 from keyfob.providers.storj.auth_service import AuthServiceClient
 from keyfob.providers.storj.authorize import VERSION_OBJECT_LOCK
 from keyfob.providers.storj.console import ConsoleClient, ConsoleKey, CreatedKey, NameTaken
@@ -242,8 +241,3 @@ def _parse_parent(admin: Mapping[str, str], key: str) -> AccessGrant:
         return AccessGrant.parse(text)
     except GrantError as err:
         raise ProviderRejected(f"the parent access grant in key {key!r} is invalid: {err}") from None
-
-
-@register("storj")
-def _factory(block: StorjProviderBlock, admin: Mapping[str, str], cluster_id: str) -> StorjProvider:
-    return StorjProvider(block, admin, cluster_id)

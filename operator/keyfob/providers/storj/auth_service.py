@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import httpx
 from pydantic import SecretStr
 
-from keyfob.providers.base import ProviderUnavailable
-from keyfob.providers.storj.http import raise_for, transport_failure
+from keyfob.contract import ProviderUnavailable
+from keyfob.providers.common.http import raise_for, transport_failure
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from keyfob.api.vocabulary import Permission
-from keyfob.providers.base import BucketGrant
+from keyfob.contract import BucketGrant
 from keyfob.providers.storj.authorize import caveats_allow
 from keyfob.providers.storj.caveat import Action, ActionType, Caveat, Timestamp, parse_caveat
 from keyfob.providers.storj.grant import AccessGrant

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from keyfob.api.vocabulary import Permission, bucket_name_problem
-from keyfob.providers.base import BucketGrant
+from keyfob.contract import BucketGrant
 from keyfob.providers.storj.caveat import ActionType, AllowedPath, Caveat, Timestamp
 
 NONCE_SIZE = 16

@@ -1,0 +1,35 @@
+"""A grant: exactly what one issued key may do, and whom it is for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from keyfob.api.vocabulary import Permission
+
+
+@dataclass(frozen=True)
+class BucketGrant:
+    name: str
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestIdentity:
+    """Which AccessKeyRequest a key belongs to (written into provider-side tags/descriptions)."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Exactly what one issued key may do."""
+
+    key_name: str
+    request: RequestIdentity
+    revision: int
+    buckets: tuple[BucketGrant, ...]
+    permissions: frozenset[Permission]
+    expires_at: datetime | None

@@ -1,0 +1,53 @@
+"""Keys as they cross the provider protocol: a fresh one (with its secret), a reference to one, one found."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import SecretStr
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly issued credential. The secret is a SecretStr so it never shows in a repr or a log."""
+
+    key_name: str
+    access_key_id: str
+    secret_access_key: SecretStr
+    expires_at: datetime | None
+    expiry_native: bool
+    # What the user must know about this key that the request did not say (e.g. "unscoped: ..."): shown in the
+    # Ready message, a Warning event and the Secret's keyfob.dev/warnings annotation.
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """Enough to find and revoke a key: keyfob's name for it, the request it must belong to and, when known, its
+    public id. `owner_uid` is what the adapter proves against the provider's own record before it acts: a
+    reference whose key the provider does not show as made by keyfob for that request raises OwnershipUnproven
+    and changes nothing. `access_key_id` is a hint only (status memory), never authority."""
+
+    key_name: str
+    owner_uid: str
+    access_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OwnedKey:
+    """A key found at the provider under keyfob's naming convention (the provider's own record)."""
+
+    key_name: str
+    access_key_ids: tuple[str, ...] = ()
+    request_uid: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """What a consumer needs besides the key pair: written into the Secret as-is (no secrets here)."""
+
+    endpoint: str | None
+    region: str | None
+    extra: Mapping[str, str] = field(default_factory=dict)
