@@ -17,7 +17,7 @@ def spec(**kw: object) -> AccessKeyRequestSpec:
 
 
 def issued(**kw: object) -> AccessKeyRequestStatus:
-    base = {"accessKeyId": "AKIA1", "keyName": "kf-x-r1", "revision": 1, "scopeHash": "scope",
+    base = {"accessKeyId": "AKIA1", "keyName": "kf-00000000-0000-0000-0000-000000000001-r1", "revision": 1, "scopeHash": "00000000000000aa",
             "issuedAt": NOW - timedelta(hours=1), "expiresAt": NOW + timedelta(hours=23),
             "renewalTime": NOW + timedelta(hours=15)}
     return AccessKeyRequestStatus.model_validate({**base, **kw})
@@ -27,7 +27,7 @@ SECRET = SecretState(revision=1, access_key_id="AKIA1", render_hash="render")
 
 
 def plan(status: AccessKeyRequestStatus, secret: SecretState | None = SECRET, now: datetime = NOW, **kw: object):
-    args = {"scope": "scope", "render": "render", "absolute_expiry": None, "rotate_token": None} | kw
+    args = {"scope": "00000000000000aa", "render": "render", "absolute_expiry": None, "rotate_token": None} | kw
     return decide(status=status, secret=secret, now=now, **args)
 
 
@@ -58,7 +58,7 @@ def test_lost_secret_reissues() -> None:
 
 
 def test_pending_issue_is_adopted_from_the_secret_or_resumed() -> None:
-    pending = PendingIssue(revision=2, key_name="kf-x-r2", reason="Renewal", started_at=NOW)
+    pending = PendingIssue(revision=2, key_name="kf-00000000-0000-0000-0000-000000000001-r2", reason="Renewal", started_at=NOW)
     assert plan(issued(pending=pending.wire()), SecretState(2, "AKIA2", "render")).adopt_pending
     assert plan(issued(pending=pending.wire()), SECRET).resume_pending
 
@@ -72,10 +72,10 @@ def test_expired_key_is_revoked_even_when_its_successor_is_due() -> None:
 
 
 def test_previous_keys_are_revoked_after_their_grace() -> None:
-    record = KeyRecord(access_key_id="AKIA0", key_name="kf-x-r0", revoke_after=NOW + timedelta(minutes=10))
+    record = KeyRecord(access_key_id="AKIA0", key_name="kf-00000000-0000-0000-0000-000000000002-r1", revoke_after=NOW + timedelta(minutes=10))
     assert plan(issued(previousKeys=[record.wire()])).revoke_due == ()
     later = plan(issued(previousKeys=[record.wire()]), now=NOW + timedelta(minutes=10))
-    assert [k.key_name for k in later.revoke_due] == ["kf-x-r0"]
+    assert [k.key_name for k in later.revoke_due] == ["kf-00000000-0000-0000-0000-000000000002-r1"]
     assert next_due(issued(previousKeys=[record.wire()])) == NOW + timedelta(minutes=10)
 
 
@@ -108,6 +108,6 @@ def test_settled_means_nothing_to_do_on_resume() -> None:
     assert not settled(issued(**ready), 1, "t1", NOW), "an unanswered rotate request"
     assert settled(issued(**ready, rotateRequestHandled="t1"), 1, "t1", NOW)
     assert not settled(issued(**ready), 1, None, NOW + timedelta(hours=16)), "renewal due"
-    pending = PendingIssue(revision=2, key_name="kf-x-r2", reason="Renewal", started_at=NOW).wire()
+    pending = PendingIssue(revision=2, key_name="kf-00000000-0000-0000-0000-000000000001-r2", reason="Renewal", started_at=NOW).wire()
     assert not settled(issued(**ready, pending=pending), 1, None, NOW)
     assert not settled(issued(), 1, None, NOW), "not Ready"

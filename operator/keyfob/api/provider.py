@@ -12,15 +12,29 @@ from keyfob.api.blocks.minio import MinioProviderBlock
 from keyfob.api.blocks.storj import StorjProviderBlock
 from keyfob.api.blocks.utho import UthoProviderBlock
 from keyfob.api.common import CamelModel, Condition, LabelSelector
-from keyfob.api.request import Duration
+from keyfob.api.request import Lifetime
 from keyfob.api.vocabulary import Permission
+
+# Guardrail patterns: the characters of a bucket name / prefix, plus '*' and the '{namespace}' placeholder.
+BUCKET_GUARD_PATTERN = r"^([a-z0-9.*-]|\{namespace\})+$"
+PREFIX_GUARD_PATTERN = r"^([A-Za-z0-9!_.()/*-]|\{namespace\})+$"
+# '{namespace}' only between separators a namespace name cannot contain, so patterns cannot collide across
+# namespaces: 'team' and 'team-a' are both namespaces, and '{namespace}-*' for 'team' matches 'team-a-x'.
+NAMESPACE_PLACEHOLDER_RULE_BUCKET = {
+    "rule": "!self.matches('[^.][{]namespace[}]|[{]namespace[}][^.]')",
+    "message": "'{namespace}' must stand between '.' separators or at the ends, e.g. '{namespace}.*'",
+}
+NAMESPACE_PLACEHOLDER_RULE_PREFIX = {
+    "rule": "!self.matches('[^/][{]namespace[}]|[{]namespace[}][^/]')",
+    "message": "'{namespace}' must stand between '/' separators or at the ends, e.g. '{namespace}/*'",
+}
 
 
 class AllowedNamespaces(CamelModel):
     """Namespaces whose requests a cluster-scoped provider serves (names OR selector match)."""
 
     names: list[Annotated[str, Field(max_length=63)]] = Field(
-        default_factory=list, description="Namespace names.", max_length=256
+        default_factory=list, description="Namespace names; '*' allows every namespace.", max_length=256
     )
     selector: LabelSelector | None = Field(default=None, description="Namespace label selector.")
 
@@ -30,15 +44,31 @@ class Guardrails(CamelModel):
 
     allowed_namespaces: AllowedNamespaces | None = Field(
         default=None,
-        description="Only for ClusterAccessKeyProvider: which namespaces may use it. Omit to allow all.",
+        description=(
+            "Only for ClusterAccessKeyProvider: which namespaces may use it. A ClusterAccessKeyProvider without "
+            "it serves nobody (fail closed): write names: ['*'] to allow every namespace."
+        ),
     )
-    allowed_buckets: list[Annotated[str, Field(max_length=128)]] = Field(
+    allowed_buckets: list[Annotated[str, Field(max_length=128, pattern=BUCKET_GUARD_PATTERN)]] = Field(
         default_factory=list,
         description=(
-            "Bucket name patterns ('*' matches any run of characters, '{namespace}' the request's "
-            "namespace). Omit to allow every bucket."
+            "Bucket name patterns: '*' matches any run of characters, '{namespace}' the request's namespace and "
+            "must stand between '.' separators or the ends (namespace names cannot contain '.', so no two "
+            "namespaces can match one bucket), e.g. '{namespace}.*'. Omit on an AccessKeyProvider to allow "
+            "every bucket; a ClusterAccessKeyProvider without it serves nobody: write ['*'] to allow all."
         ),
         max_length=64,
+        json_schema_extra={"items": {"x-kubernetes-validations": [NAMESPACE_PLACEHOLDER_RULE_BUCKET]}},
+    )
+    allowed_prefixes: list[Annotated[str, Field(max_length=512, pattern=PREFIX_GUARD_PATTERN)]] = Field(
+        default_factory=list,
+        description=(
+            "Object-key prefix patterns each requested bucket's prefix must match ('*' any run of characters, "
+            "'{namespace}' the request's namespace, between '/' separators or the ends, e.g. '{namespace}/*'). "
+            "When set, a request for a whole bucket (no prefix) is denied. Omit to allow any prefix."
+        ),
+        max_length=64,
+        json_schema_extra={"items": {"x-kubernetes-validations": [NAMESPACE_PLACEHOLDER_RULE_PREFIX]}},
     )
     allowed_permissions: list[Permission] = Field(
         default_factory=lambda: [Permission.READ, Permission.WRITE, Permission.LIST, Permission.DELETE],
@@ -46,22 +76,43 @@ class Guardrails(CamelModel):
         max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    max_ttl: Duration | None = Field(
+    max_ttl: Lifetime | None = Field(
         default=None, alias="maxTTL", description="Longest lifetime a request may ask for."
+    )
+    min_ttl: Lifetime | None = Field(
+        default=None, alias="minTTL", description="Shortest lifetime a request may ask for (keyfob's own floor is 5m)."
     )
     require_approval: bool = Field(
         default=False,
         description=(
-            "Issue a key for a new or re-scoped request only after an approver set the request's Approved "
-            "condition (status subresource; see `keyfob approve`) for its current generation."
+            "Issue a key only for a scope an approver approved (status.approval, written by `keyfob approve` by "
+            "someone holding the 'approve' verb on this provider). Rotations of an approved scope need none."
         ),
     )
-    default_ttl: Duration = Field(
+    default_ttl: Lifetime = Field(
         default="720h", alias="defaultTTL", description="Lifetime when a request names none."
+    )
+    allow_retain: bool = Field(
+        default=False,
+        description=(
+            "Allow deletionPolicy: Retain. On a provider without native expiry a retained key would outlive "
+            "every control keyfob has over it, so it is denied unless this is true."
+        ),
+    )
+    max_keys_per_namespace: int | None = Field(
+        default=None,
+        ge=1,
+        le=100000,
+        description="Most live keys (current, pending and in grace) one namespace may hold at this provider.",
+    )
+    max_issues_per_hour_per_namespace: int | None = Field(
+        default=None,
+        ge=1,
+        le=100000,
+        description="Most keys keyfob issues per hour for one namespace at this provider (rotations included).",
     )
 
 
-PROVIDER_BLOCKS: tuple[str, ...] = ("aws", "minio", "storj", "ionos", "utho")
 
 
 class ProviderSpec(CamelModel):
@@ -85,6 +136,10 @@ class ProviderSpec(CamelModel):
         if len(names) != 1:
             raise ValueError(f"exactly one provider block must be set, found {names or 'none'}")
         return names[0]
+
+
+# Every field of ProviderSpec but the guardrails is a provider block: adding a provider adds one field above.
+PROVIDER_BLOCKS: tuple[str, ...] = tuple(name for name in ProviderSpec.model_fields if name != "guardrails")
 
 
 def exactly_one_block_rule() -> dict[str, str]:

@@ -45,7 +45,21 @@ BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 # Object-key prefixes: the characters S3 documents as safe, minus every wildcard and quote a policy
 # language could interpret ('*', '?', '$', '"', '\''); '..' segments and a leading '/' are refused by CEL.
 PREFIX_PATTERN = r"^[A-Za-z0-9!_.()/-]*$"
-DURATION_PATTERN = r"^([0-9]+(d|h|m|s))+$"
+DURATION_PATTERN = r"^([0-9]{1,9}(d|h|m|s))+$"
+# The shortest lifetime keyfob issues (the API server refuses less, so a 0s ttl never mints a key per tick) and
+# the longest any duration may be (so an absurd value is InvalidSpec, never an overflow in a reconcile).
+MIN_LIFETIME_SECONDS = 300
+MAX_DURATION_DAYS = 36500
+# CEL for a Duration field: at least MIN_LIFETIME (durations with a whole day part are always long enough; CEL's
+# duration() knows no 'd', so those are judged by their pattern).
+LIFETIME_RULE = {
+    "rule": "self.matches('^[0-9]*[1-9][0-9]*d') || (!self.contains('d') && duration(self) >= duration('5m'))",
+    "message": "a lifetime must be at least 5m (write days as a leading Nd part, e.g. 30d or 1d12h)",
+}
+# No control characters in strings that are rendered into a Secret's files (rclone.conf, .s3cfg, AWS config).
+NO_CONTROL_CHARS_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# Public ids and names keyfob writes to status: shapes only, so a forged value is refused by the API server.
+ACCESS_KEY_ID_PATTERN = r"^[A-Za-z0-9+/=._:-]{1,128}$"
 # Kubernetes object names (DNS-1123 subdomain) for Secrets and references.
 K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
@@ -61,6 +75,8 @@ def parse_duration(text: str) -> timedelta:
     if not _DURATION_RE.fullmatch(text):
         raise ValueError(f"invalid duration {text!r}: use digits with d, h, m or s, e.g. 24h or 1h30m")
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _DURATION_PART_RE.findall(text))
+    if seconds > MAX_DURATION_DAYS * 86400:
+        raise ValueError(f"duration {text!r} is longer than {MAX_DURATION_DAYS} days")
     return timedelta(seconds=seconds)
 
 
