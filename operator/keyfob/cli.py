@@ -13,10 +13,11 @@ from pathlib import Path
 def cmd_run(args: argparse.Namespace) -> int:
     import kopf
 
-    from keyfob import config, handlers, logsetup  # noqa: F401 - importing handlers registers them
+    from keyfob import config, handlers, logsetup
 
     logsetup.configure(verbose=args.verbose, debug=args.debug, json=args.log_format == "json")
     settings = config.from_env()
+    handlers.register(settings)
     namespaces = list(args.namespace or settings.namespaces)
     kopf.run(
         standalone=True,
@@ -54,29 +55,34 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    """Set the request's Approved condition for its current generation (needs patch on accesskeyrequests/status)."""
+    """Approve (or deny) the scope the request asks for now: writes status.approval with the scope's hash and the
+    caller's own username (the chart's admission policy refuses any other `by`, and callers without the
+    `approve` verb on the provider)."""
     from kubernetes import client
 
-    from keyfob.api.common import ConditionStatus
+    from keyfob.api.request import AccessKeyRequestSpec, Approval, ApprovalDecision
     from keyfob.api.vocabulary import GROUP, VERSION
-    from keyfob.kube import load_api_client
-    from keyfob.lifecycle.conditions import APPROVED, set_condition
-    from keyfob.lifecycle.request_view import parse_status
+    from keyfob.kube import load_api_client, whoami
+    from keyfob.lifecycle.fingerprint import scope_hash
 
-    api = client.CustomObjectsApi(load_api_client())
+    api_client = load_api_client()
+    api = client.CustomObjectsApi(api_client)
     obj = api.get_namespaced_custom_object(GROUP, VERSION, args.namespace, "accesskeyrequests", args.name)
-    status = parse_status(obj.get("status"))
-    generation = obj["metadata"].get("generation")
-    state, reason = (ConditionStatus.FALSE, "Denied") if args.deny else (ConditionStatus.TRUE, "Approved")
-    status.conditions = set_condition(
-        status.conditions, APPROVED, state, reason, args.reason or "", datetime.now(UTC), generation
-    )
+    spec = AccessKeyRequestSpec.model_validate(obj.get("spec") or {})
+    scope = scope_hash(spec)
+    decision = ApprovalDecision.DENIED if args.deny else ApprovalDecision.APPROVED
+    approval = Approval(scope_hash=scope, provider_ref=spec.provider_ref, decision=decision, by=whoami(api_client),
+                        reason=args.reason or "",
+                        time=datetime.now(UTC).replace(microsecond=0))
+    buckets = ", ".join(b.name + (f"/{b.prefix}" if b.prefix else "") for b in spec.buckets)
+    print(f"accesskeyrequest/{args.name} scope {scope}: provider {spec.provider_ref.kind.value}/"
+          f"{spec.provider_ref.name}, buckets {buckets}, permissions {', '.join(str(p) for p in spec.permissions)}")
     body = {
         "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},  # never approve a newer spec blindly
-        "status": {"conditions": [c.wire() for c in status.conditions]},
+        "status": {"approval": approval.wire()},
     }
     api.patch_namespaced_custom_object_status(GROUP, VERSION, args.namespace, "accesskeyrequests", args.name, body)
-    print(f"accesskeyrequest/{args.name} generation {generation} {reason.lower()}")
+    print(f"accesskeyrequest/{args.name} scope {scope} {decision.value.lower()} by {approval.by}")
     return 0
 
 

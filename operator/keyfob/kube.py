@@ -132,6 +132,18 @@ class KubeCluster:
             raise
         return True
 
+    def list_requests(self, namespace: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, REQUESTS, limit=500, _continue=token
+            )
+            items.extend(page.get("items", []))
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
     def get_request(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get_object(REQUESTS, name, namespace)
 
@@ -144,6 +156,13 @@ class KubeCluster:
             if err.status == 404:
                 return None
             raise
+
+
+def whoami(api: client.ApiClient) -> str:
+    """The caller's username as the API server sees it (SelfSubjectReview)."""
+    review = client.AuthenticationV1Api(api).create_self_subject_review({"apiVersion": "authentication.k8s.io/v1",
+                                                                          "kind": "SelfSubjectReview"})
+    return str(review.status.user_info.username)
 
 
 def list_all_requests(kube: KubeCluster) -> list[dict[str, Any]]:

@@ -78,13 +78,22 @@ class ProviderResolver:
                 Reason.PROVIDER_NOT_READY,
                 f"{label}: an AccessKeyProvider reads its admin Secret only from its own namespace",
             )
-        secret_ns = namespace or secret_ref.namespace or self.settings.cluster_resource_namespace
+        home = self.settings.cluster_resource_namespace
+        if namespace is None and secret_ref.namespace not in (None, home):
+            raise ProviderLookupError(
+                Reason.PROVIDER_NOT_READY,
+                f"{label}: a ClusterAccessKeyProvider reads its admin Secret only from the cluster resource "
+                f"namespace {home!r}, not {secret_ref.namespace!r}",
+            )
+        secret_ns = namespace or home
         secret = self.kube.get_secret(secret_ns, secret_ref.name)
         if secret is None:
             raise ProviderLookupError(
                 Reason.PROVIDER_NOT_READY, f"{label}: admin credentials Secret {secret_ns}/{secret_ref.name} not found"
             )
-        versions = (meta.get("resourceVersion", ""), secret.resource_version or "")
+        # The provider's generation (its spec), not its resourceVersion: the operator's own status writes on the
+        # provider must not throw away an adapter and its connection pool.
+        versions = (str(meta.get("generation") or meta.get("resourceVersion", "")), secret.resource_version or "")
         key = (kind.value, namespace or "", meta["name"], *versions)
         with self._lock:
             cached = self._cache.get(key)

@@ -30,7 +30,7 @@ def no_key(aws: AwsSetup, name: str) -> None:
 @pytest.fixture
 def guarded(aws_setup: AwsSetup) -> AwsSetup:
     aws_setup.objects.patch_provider("aws", {"guardrails": {
-        "allowedBuckets": [aws_setup.bucket, "{namespace}-*"], "maxTTL": "24h",
+        "allowedBuckets": [aws_setup.bucket, "{namespace}.*"], "maxTTL": "24h",
     }})
     return aws_setup
 
@@ -111,7 +111,7 @@ def test_tightened_guardrails_revoke_a_key_no_longer_allowed(guarded: AwsSetup, 
     leak_watch.add_secret_data(data)
     assert code_of(lambda: s3_from(data).list_objects_v2(Bucket=guarded.bucket)) == "OK"
 
-    objects.patch_provider("aws", {"guardrails": {"allowedBuckets": ["{namespace}-*"]}})
+    objects.patch_provider("aws", {"guardrails": {"allowedBuckets": ["{namespace}.*"]}})
     obj = objects.wait_request("app", "False", "Denied", timeout=60)
     assert "allowedBuckets" in objects.ready_condition(obj)["message"]
     assert guarded.users_for(uid) == []
@@ -136,7 +136,7 @@ def cluster_provider(aws_setup: AwsSetup, kube_api: Any) -> Iterator[str]:
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ClusterAccessKeyProvider", "metadata": {"name": name},
             "spec": {"aws": {"iamEndpoint": aws_setup.moto.endpoint, "s3Endpoint": aws_setup.moto.endpoint,
                              "credentialsSecretRef": {"name": name}},
-                     "guardrails": {"allowedNamespaces": {"names": [objects.namespace]}}}}
+                     "guardrails": {"allowedNamespaces": {"names": [objects.namespace]}, "allowedBuckets": ["*"]}}}
     objects.custom.create_cluster_custom_object(GROUP, VERSION, CLUSTER_PROVIDERS, body)
     yield name
     from keyfob_testbed.operator_fixtures import delete_requests_and_wait

@@ -41,7 +41,7 @@ def wait_revision(aws: AwsSetup, name: str, revision: int, timeout: float = 60) 
 
 def test_short_ttl_rotates_on_time_with_overlap(aws_setup: AwsSetup, leak_watch: LeakWatch) -> None:
     objects = aws_setup.objects
-    spec = aws_setup.request_spec("app-s3", ttl="60s", renewBefore="30s", rotationGracePeriod="10s")
+    spec = aws_setup.request_spec("app-s3", ttl="5m", renewBefore="4m30s", rotationGracePeriod="10s")
     objects.request("app", spec)
     first = wait_revision(aws_setup, "app", 1)
     old = objects.secret_data("app-s3")
@@ -191,6 +191,13 @@ def test_crash_during_revocation_on_delete_still_revokes(
 
 def test_deletion_policy_retain_keeps_key_and_secret(aws_setup: AwsSetup, leak_watch: LeakWatch) -> None:
     objects = aws_setup.objects
+    # IAM keys never expire by themselves: a retained one outlives keyfob's control, so only a provider whose
+    # admin allowed it may retain.
+    objects.request("denied", aws_setup.request_spec("denied-s3", deletionPolicy="Retain"))
+    obj = objects.wait_request("denied", "False", "Denied")
+    assert "allowRetain" in objects.ready_condition(obj)["message"]
+    assert aws_setup.users_for(obj["metadata"]["uid"]) == []
+    objects.patch_provider("aws", {"guardrails": {"allowRetain": True}})
     uid = objects.request("app", aws_setup.request_spec("app-s3", deletionPolicy="Retain"))["metadata"]["uid"]
     wait_revision(aws_setup, "app", 1)
     data = objects.secret_data("app-s3")
@@ -207,11 +214,15 @@ def test_orphan_sweep_revokes_only_keyfobs_unheld_keys(
 ) -> None:
     objects = aws_setup.objects
     iam = aws_setup.moto.client("iam")
-    orphan = f"kf-{uuid.uuid4()}-r1"
+    orphan_uid = str(uuid.uuid4())
+    orphan = f"kf-{orphan_uid}-r1"  # what keyfob leaves when a request vanished behind its back
     foreign_name = f"someone-{uuid.uuid4().hex[:8]}"
     foreign_path = f"kf-{uuid.uuid4()}-r1"
-    iam.create_user(UserName=orphan, Path="/keyfob/default/")
+    look_alike = f"kf-{uuid.uuid4()}-r1"  # keyfob's name and path, but IAM's record does not say keyfob made it
+    iam.create_user(UserName=orphan, Path="/keyfob/default/", Tags=[
+        {"Key": "keyfob.dev/cluster", "Value": "default"}, {"Key": "keyfob.dev/uid", "Value": orphan_uid}])
     iam.create_access_key(UserName=orphan)
+    iam.create_user(UserName=look_alike, Path="/keyfob/default/")
     iam.create_user(UserName=foreign_name, Path="/keyfob/default/")
     iam.create_user(UserName=foreign_path, Path="/keyfob/other-cluster/")
     objects.request("held", aws_setup.request_spec("held-s3"))
@@ -226,6 +237,7 @@ def test_orphan_sweep_revokes_only_keyfobs_unheld_keys(
     wait_for(orphan_gone, 60, 0.5, "orphan revoked by the sweep")
     names = {u["UserName"] for u in aws_setup.iam_users()}
     assert foreign_name in names and foreign_path in names
+    assert look_alike in names, "a user keyfob cannot prove it made is never revoked"
     assert held["keyName"] in names
     wait_for(lambda: any(e.reason == "OrphanRevoked" for e in objects.core.list_namespaced_event(
         objects.namespace, field_selector="involvedObject.name=aws").items), 30, 0.2, "an OrphanRevoked event")

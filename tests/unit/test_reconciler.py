@@ -17,7 +17,7 @@ from keyfob.api.provider import ProviderSpec
 from keyfob.api.request import ProviderRef
 from keyfob.api.vocabulary import Permission
 from keyfob.contract import Capabilities, ConnectionInfo, Grant, IssuedKey, KeyRef, OwnedKey
-from keyfob.lifecycle import reconciler as reconciler_module
+from keyfob.lifecycle import crashpoints
 from keyfob.lifecycle.crashpoints import POINTS
 from keyfob.lifecycle.ports import ResolvedProvider, SecretSnapshot, StatusConflict
 from keyfob.lifecycle.reconciler import RequestReconciler
@@ -153,10 +153,10 @@ def test_crash_then_reconcile_leaves_exactly_the_served_key(
         if name == point:
             raise Crash(name)
 
-    monkeypatch.setattr(reconciler_module, "crashpoint", crash)
+    monkeypatch.setattr(crashpoints, "hook", crash)
     with pytest.raises(Crash):
         reconciler.reconcile(parse_request(cluster.obj))
-    monkeypatch.setattr(reconciler_module, "crashpoint", lambda name: None)
+    monkeypatch.setattr(crashpoints, "hook", lambda name: None)
     reconciler.reconcile(parse_request(cluster.obj))
     reconciler.reconcile(parse_request(cluster.obj))  # settled: nothing more happens
 

@@ -13,11 +13,11 @@ from keyfob.api.vocabulary import (
     ACCESS_KEY_ID_PATTERN,
     BUCKET_NAME_PATTERN,
     DURATION_PATTERN,
+    KEY_NAME_PATTERN,
     LIFETIME_RULE,
     PREFIX_PATTERN,
     Permission,
 )
-from keyfob.contract.naming import KEY_NAME_PATTERN
 
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)]
 Lifetime = Annotated[
@@ -160,7 +160,9 @@ class ExpiryEnforcement(StrEnum):
 class KeyRecord(CamelModel):
     """A key keyfob issued, by its public id only."""
 
-    access_key_id: AccessKeyId = Field(description="Public access key id (never the secret).")
+    access_key_id: AccessKeyId | None = Field(
+        default=None, description="Public access key id (never the secret); unset for an issue never finished."
+    )
     key_name: KeyName = Field(description="keyfob's deterministic name for the key at the provider.")
     revoke_after: datetime | None = Field(default=None, description="When keyfob revokes it.")
     provider_ref: ProviderRef | None = Field(
@@ -191,6 +193,9 @@ class Approval(CamelModel):
     """An approver's answer for one scope (written by `keyfob approve`; the API server checks who wrote it)."""
 
     scope_hash: Hash = Field(description="Fingerprint of the scope (provider, buckets, permissions) approved.")
+    provider_ref: ProviderRef = Field(
+        description="The provider the approver approved it at (the admission policy checks 'approve' on this one)."
+    )
     decision: ApprovalDecision = Field(description="Approved or Denied.")
     by: str = Field(description="Username of the approver (must be the writer: checked at admission).", max_length=256)
     reason: str = Field(default="", description="Why (free text).", max_length=1024)

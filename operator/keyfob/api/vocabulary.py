@@ -58,6 +58,11 @@ LIFETIME_RULE = {
 }
 # No control characters in strings that are rendered into a Secret's files (rclone.conf, .s3cfg, AWS config).
 NO_CONTROL_CHARS_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# Values rendered into Secret files: a region is a plain token; an endpoint URL has no space or control char.
+REGION_PATTERN = r"^[A-Za-z0-9_.-]*$"
+URL_PATTERN = r"^https?://[^\s\x00-\x1f\x7f]+$"
+# keyfob's provider-side key names: 'kf-<request uid>-r<revision>' (see keyfob.contract.naming).
+KEY_NAME_PATTERN = r"^kf-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-r[1-9][0-9]{0,8}$"
 # Public ids and names keyfob writes to status: shapes only, so a forged value is refused by the API server.
 ACCESS_KEY_ID_PATTERN = r"^[A-Za-z0-9+/=._:-]{1,128}$"
 # Kubernetes object names (DNS-1123 subdomain) for Secrets and references.

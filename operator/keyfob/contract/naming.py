@@ -12,10 +12,12 @@ import base64
 import hashlib
 import re
 
+from keyfob.api.vocabulary import KEY_NAME_PATTERN
 from keyfob.contract.errors import ProviderRejected
 
+__all__ = ["KEY_NAME_PATTERN", "check_cluster_id", "key_name", "names_request", "parse_key_name", "short_id"]
+
 KEY_NAME_PREFIX = "kf-"
-KEY_NAME_PATTERN = r"^kf-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-r[1-9][0-9]{0,8}$"
 _KEY_NAME_RE = re.compile(r"^kf-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-r([1-9][0-9]{0,8})$")
 
 # The cluster id is part of every provider-side name, path, tag or description keyfob writes, so clusters that

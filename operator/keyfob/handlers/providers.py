@@ -7,9 +7,9 @@ from typing import Any
 import kopf
 
 from keyfob.api.common import ConditionStatus, ObjectKind
-from keyfob.api.provider import ProviderStatus
+from keyfob.api.provider import Guardrails, ProviderStatus
 from keyfob.api.vocabulary import GROUP, VERSION
-from keyfob.config import from_env
+from keyfob.config import Settings
 from keyfob.contract import ProviderError
 from keyfob.kube import list_all_requests
 from keyfob.lifecycle.conditions import READY, Reason, set_condition
@@ -18,15 +18,28 @@ from keyfob.lifecycle.request_view import uses_provider
 from keyfob.provider_access import PLURALS
 from keyfob.runtime import Runtime, utcnow
 
-_INTERVAL = from_env().provider_check_seconds
+
+def serves_nobody(kind: ObjectKind, guardrails: Guardrails) -> str | None:
+    """Why a ClusterAccessKeyProvider serves no request yet (fail closed until the admin writes '*')."""
+    if kind is not ObjectKind.CLUSTER_ACCESS_KEY_PROVIDER:
+        return None
+    missing = [name for name, value in (("allowedNamespaces", guardrails.allowed_namespaces),
+                                        ("allowedBuckets", guardrails.allowed_buckets)) if not value]
+    if not missing:
+        return None
+    return f"serves no request until guardrails set {' and '.join(missing)} (write '*' to allow all)"
 
 
 def _check(kind: ObjectKind, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch) -> None:
     runtime: Runtime = memo.runtime
     generation = body["metadata"].get("generation")
     try:
-        runtime.resolver.from_object(kind, dict(body)).adapter.check()
+        resolved = runtime.resolver.from_object(kind, dict(body))
+        resolved.adapter.check()
         state, reason, message = ConditionStatus.TRUE, Reason.CHECKED, "admin credentials verified"
+        closed = serves_nobody(kind, resolved.spec.guardrails)
+        if closed:
+            message += f"; {closed}"
     except ProviderLookupError as err:
         state, reason, message = ConditionStatus.FALSE, err.reason, str(err)
     except ProviderError as err:
@@ -41,13 +54,13 @@ def _check(kind: ObjectKind, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch
         kopf.event(body, type="Normal" if state is ConditionStatus.TRUE else "Warning", reason=reason, message=message)
 
 
-def _register(kind: ObjectKind) -> None:
+def _register(kind: ObjectKind, interval: float) -> None:
     plural = PLURALS[kind]
 
     @kopf.on.resume(GROUP, VERSION, plural, id=f"check-{plural}")
     @kopf.on.create(GROUP, VERSION, plural, id=f"check-{plural}")
     @kopf.on.update(GROUP, VERSION, plural, id=f"check-{plural}")
-    @kopf.timer(GROUP, VERSION, plural, interval=_INTERVAL, initial_delay=_INTERVAL, id=f"recheck-{plural}")
+    @kopf.timer(GROUP, VERSION, plural, interval=interval, initial_delay=interval, id=f"recheck-{plural}")
     def check(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
         _check(kind, body, memo, patch)
 
@@ -63,5 +76,7 @@ def _register(kind: ObjectKind) -> None:
             if uses_provider(r, kind, meta["name"], meta.get("namespace"))
         ])
 
-for _kind in PLURALS:
-    _register(_kind)
+
+def register(settings: Settings) -> None:
+    for kind in PLURALS:
+        _register(kind, settings.provider_check_seconds)

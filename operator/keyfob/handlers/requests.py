@@ -6,22 +6,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
 from keyfob.api.common import ConditionStatus
-from keyfob.api.request import AccessKeyRequestStatus
+from keyfob.api.request import AccessKeyRequestSpec, AccessKeyRequestStatus, ApprovalDecision
 from keyfob.api.vocabulary import GROUP, VERSION
-from keyfob.config import from_env
+from keyfob.config import Settings
 from keyfob.handlers.reporting import report
-from keyfob.lifecycle.conditions import APPROVED, READY, Reason, set_condition
+from keyfob.lifecycle.conditions import READY, Reason, set_condition
+from keyfob.lifecycle.fingerprint import scope_hash
 from keyfob.lifecycle.plan import next_due, settled
 from keyfob.lifecycle.ports import SecretConflict, StatusConflict
 from keyfob.lifecycle.request_view import ROTATE_ANNOTATION, InvalidRequest, parse_request, parse_status
 from keyfob.runtime import Runtime, utcnow
 
 PLURAL = "accesskeyrequests"
-_SETTINGS = from_env()
-_TICK = _SETTINGS.tick_seconds
-_LABELS = _SETTINGS.shard_labels or None
 
 
 def _invalid(runtime: Runtime, body: Mapping[str, Any], message: str) -> None:
@@ -61,18 +60,20 @@ def _reconcile(body: kopf.Body, memo: kopf.Memo, logger: Any) -> None:
     report(body, outcome, logger)
 
 
-def awaiting_decision(status: AccessKeyRequestStatus, generation: int | None) -> bool:
-    """An approver answered (status changes do not wake Kopf's change handlers, so the timer looks)."""
-    ready, approved = status.condition(READY), status.condition(APPROVED)
-    return (
-        ready is not None and ready.reason == Reason.AWAITING_APPROVAL and approved is not None
-        and approved.status != ConditionStatus.UNKNOWN and approved.observed_generation == generation
-    )
+def awaiting_decision(body: Mapping[str, Any], status: AccessKeyRequestStatus) -> bool:
+    """An approver answered for the scope the request waits on (status changes do not wake Kopf's change
+    handlers, so the timer looks: a pure check, no API call)."""
+    ready, approval = status.condition(READY), status.approval
+    if ready is None or approval is None or ready.reason not in (Reason.AWAITING_APPROVAL, Reason.APPROVAL_DENIED):
+        return False
+    if ready.reason == Reason.APPROVAL_DENIED and approval.decision is not ApprovalDecision.APPROVED:
+        return False
+    try:
+        return approval.scope_hash == scope_hash(AccessKeyRequestSpec.model_validate(body.get("spec") or {}))
+    except ValidationError:
+        return False
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL, labels=_LABELS)
-@kopf.on.create(GROUP, VERSION, PLURAL, labels=_LABELS)
-@kopf.on.update(GROUP, VERSION, PLURAL, labels=_LABELS)
 def reconcile_request(body: kopf.Body, memo: kopf.Memo, logger: Any, reason: kopf.Reason, **_: Any) -> None:
     if reason == kopf.Reason.RESUME:
         # Restart costs nothing: a request whose own object shows it settled is not read or written now; the
@@ -85,21 +86,19 @@ def reconcile_request(body: kopf.Body, memo: kopf.Memo, logger: Any, reason: kop
     _reconcile(body, memo, logger)
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=_TICK, initial_delay=_TICK, labels=_LABELS)
 def check_due(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Cheap unless something is due: renewal, a grace period's end, expiry, or the periodic resync."""
     runtime: Runtime = memo.runtime
     if body["metadata"].get("deletionTimestamp"):
         return
     status = parse_status(body.get("status"))
-    due = next_due(status)
-    waiting = awaiting_decision(status, body["metadata"].get("generation"))
+    due = next_due(status, utcnow())
+    waiting = awaiting_decision(body, status)
     if (due is None or due > utcnow()) and not waiting and not runtime.resync_due(body["metadata"]["uid"]):
         return
     _reconcile(body, memo, logger)
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, labels=_LABELS)
 def revoke_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """Only ever raises TemporaryError: the finalizer stays until the provider confirms revocation."""
     runtime: Runtime = memo.runtime
@@ -117,3 +116,12 @@ def revoke_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> N
         runtime.forget(view.uid)
         runtime.metrics.forget(view.namespace, view.name)
     report(body, outcome, logger)
+
+
+def register(settings: Settings) -> None:
+    labels = settings.shard_labels or None
+    for on in (kopf.on.resume, kopf.on.create, kopf.on.update):
+        on(GROUP, VERSION, PLURAL, labels=labels)(reconcile_request)
+    tick = settings.tick_seconds
+    kopf.timer(GROUP, VERSION, PLURAL, interval=tick, initial_delay=tick, labels=labels)(check_due)
+    kopf.on.delete(GROUP, VERSION, PLURAL, labels=labels)(revoke_request)

@@ -7,13 +7,11 @@ from typing import Any
 
 import kopf
 
-from keyfob import config
+from keyfob.config import Settings
 from keyfob.runtime import Runtime
 
 
-@kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    cfg = config.from_env()
+def configure(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
     # Kopf's progress and diff-base go to annotations under their own prefix (Kopf ignores every annotation under
     # a prefix it stores into, and keyfob.dev/rotate must stay visible); status belongs to keyfob alone.
     settings.persistence.finalizer = "keyfob.dev/revoke"
@@ -34,3 +32,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     if cfg.metrics_port:
         runtime.metrics.serve(cfg.metrics_port)
     memo.runtime = runtime
+
+
+def register(cfg: Settings) -> None:
+    @kopf.on.startup()
+    def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        configure(cfg, settings, memo)

@@ -8,15 +8,13 @@ import kopf
 
 from keyfob.api.common import ObjectKind
 from keyfob.api.vocabulary import GROUP, VERSION
-from keyfob.config import from_env
+from keyfob.config import Settings
 from keyfob.contract import ProviderError
 from keyfob.kube import list_all_requests, managed_secret_key_names
 from keyfob.lifecycle.ports import ProviderLookupError
 from keyfob.lifecycle.sweep import held_key_names, orphan_ref, orphans
 from keyfob.provider_access import PLURALS
 from keyfob.runtime import Runtime
-
-_SETTINGS = from_env()
 
 
 def sweep(kind: ObjectKind, body: kopf.Body, runtime: Runtime, logger: Any) -> None:
@@ -45,16 +43,17 @@ def sweep(kind: ObjectKind, body: kopf.Body, runtime: Runtime, logger: Any) -> N
         logger.info(message)
 
 
-def _register(kind: ObjectKind) -> None:
+def _register(kind: ObjectKind, settings: Settings) -> None:
     plural = PLURALS[kind]
 
     @kopf.timer(
-        GROUP, VERSION, plural, interval=_SETTINGS.sweep_seconds, initial_delay=_SETTINGS.sweep_initial_delay,
+        GROUP, VERSION, plural, interval=settings.sweep_seconds, initial_delay=settings.sweep_initial_delay,
         id=f"sweep-{plural}",
     )
     def sweep_orphans(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
         sweep(kind, body, memo.runtime, logger)
 
 
-for _kind in PLURALS:
-    _register(_kind)
+def register(settings: Settings) -> None:
+    for kind in PLURALS:
+        _register(kind, settings)

@@ -29,6 +29,8 @@ class Reason:
     CHECKED = "CredentialsValid"
     AWAITING_APPROVAL = "AwaitingApproval"
     APPROVAL_DENIED = "ApprovalDenied"
+    STATUS_TAMPERED = "StatusTampered"
+    QUOTA_EXCEEDED = "QuotaExceeded"
 
 
 def set_condition(

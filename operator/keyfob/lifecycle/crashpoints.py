@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 POINTS = (
     "after-pending",  # status says an issue is in flight, provider not called yet
@@ -17,6 +18,14 @@ POINTS = (
 )
 
 
-def crashpoint(name: str) -> None:
+def _kill_if_asked(name: str) -> None:
     if os.environ.get("KEYFOB_TEST_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+# Unit tests replace the hook to raise instead of dying (tests/unit/test_reconciler.py).
+hook: Callable[[str], None] = _kill_if_asked
+
+
+def crashpoint(name: str) -> None:
+    hook(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from keyfob.api.common import ObjectKind
 from keyfob.api.provider import ProviderSpec
@@ -54,6 +54,10 @@ class ClusterPort(Protocol):
         ...
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]: ...
+
+    def list_requests(self, namespace: str) -> list[dict[str, Any]]:
+        """Every AccessKeyRequest body in the namespace (read only when a per-namespace quota is set)."""
+        ...
 
     def annotate_pod_template(self, namespace: str, kind: str, name: str, key: str, value: str) -> bool:
         """Set a pod-template annotation on a Deployment/StatefulSet (rolls it if the value changed); False when

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from keyfob.api.request import AccessKeyRequestSpec
-from keyfob.lifecycle.plan import SecretState
+from keyfob.lifecycle.plan_types import SecretState
 from keyfob.lifecycle.ports import OwnerInfo, SecretSnapshot
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "keyfob"}

@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -35,6 +36,26 @@ def _secret(cred: Credential) -> str:
     return cred.secret_access_key.get_secret_value()
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _line(value: str) -> str:
+    """A value as it may stand on one line of an INI-style file: control characters (a newline would start a
+    new key or section) are written as \\xNN escapes. The API server refuses them already; this is the second
+    line of defence for values that reach a file from elsewhere (a provider's answer)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
+def _file_safe(cred: Credential) -> Credential:
+    return replace(
+        cred,
+        access_key_id=_line(cred.access_key_id),
+        endpoint=_line(cred.endpoint) if cred.endpoint else cred.endpoint,
+        region=_line(cred.region) if cred.region else cred.region,
+        buckets=tuple(_line(b) for b in cred.buckets),
+    )
+
+
 def render_env(cred: Credential) -> dict[str, str]:
     data = {
         "AWS_ACCESS_KEY_ID": cred.access_key_id,
@@ -50,6 +71,7 @@ def render_env(cred: Credential) -> dict[str, str]:
 
 
 def render_aws_files(cred: Credential) -> dict[str, str]:
+    cred = _file_safe(cred)
     credentials = f"[default]\naws_access_key_id = {cred.access_key_id}\naws_secret_access_key = {_secret(cred)}\n"
     config = "[default]\n"
     if cred.region:
@@ -60,6 +82,7 @@ def render_aws_files(cred: Credential) -> dict[str, str]:
 
 
 def render_rclone(cred: Credential) -> dict[str, str]:
+    cred = _file_safe(cred)
     provider = "AWS" if not cred.endpoint else "Other"
     lines = [
         "[keyfob]",
@@ -77,6 +100,7 @@ def render_rclone(cred: Credential) -> dict[str, str]:
 
 
 def render_s3cmd(cred: Credential) -> dict[str, str]:
+    cred = _file_safe(cred)
     if cred.endpoint:
         parts = urlsplit(cred.endpoint)
         host, https = parts.netloc, parts.scheme == "https"

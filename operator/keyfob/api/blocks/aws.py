@@ -8,19 +8,23 @@ from __future__ import annotations
 from pydantic import Field
 
 from keyfob.api.common import CamelModel, SecretKeySelector
+from keyfob.api.vocabulary import REGION_PATTERN, URL_PATTERN
 
 
 class AwsProviderBlock(CamelModel):
     """AWS IAM (or an IAM-compatible API such as moto or Ceph RGW): one IAM user per issued key."""
 
-    region: str = Field(default="us-east-1", description="Region written to the Secret and used for signing.")
+    region: str = Field(
+        default="us-east-1", description="Region written to the Secret and used for signing.",
+        pattern=REGION_PATTERN, max_length=64,
+    )
     iam_endpoint: str | None = Field(
-        default=None, description="IAM endpoint URL; omit for AWS itself.", pattern=r"^https?://", max_length=2048
+        default=None, description="IAM endpoint URL; omit for AWS itself.", pattern=URL_PATTERN, max_length=2048
     )
     s3_endpoint: str | None = Field(
         default=None,
         description="S3 endpoint URL written to the Secret for consumers; omit for AWS itself.",
-        pattern=r"^https?://",
+        pattern=URL_PATTERN,
         max_length=2048,
     )
     user_path: str = Field(

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import ConfigDict, Field, model_validator
 
 from keyfob.api.common import CamelModel, SecretKeySelector
+from keyfob.api.vocabulary import REGION_PATTERN, URL_PATTERN
 
 # host:port or http(s)://host[:port][/]; hosts are DNS names, IPv4 or bracketed IPv6.
 ENDPOINT_PATTERN = r"^(https?://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?/?$"
@@ -87,11 +88,14 @@ class MinioProviderBlock(CamelModel):
         max_length=128,
         pattern=r"^[^\s,=]+$",
     )
-    region: str = Field(default="us-east-1", description="Region written to the Secret and used for signing.")
+    region: str = Field(
+        default="us-east-1", description="Region written to the Secret and used for signing.",
+        pattern=REGION_PATTERN, max_length=64,
+    )
     s3_endpoint: str | None = Field(
         default=None,
         description="S3 endpoint URL written to the Secret for consumers. Defaults to the admin endpoint.",
-        pattern=r"^https?://",
+        pattern=URL_PATTERN,
         max_length=2048,
     )
 

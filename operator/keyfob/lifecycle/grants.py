@@ -1,0 +1,20 @@
+"""A request's spec as the provider-neutral grant the adapters receive."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from keyfob.contract import BucketGrant, Grant, RequestIdentity
+from keyfob.lifecycle.request_view import RequestView
+
+
+def grant_for(view: RequestView, key_name: str, revision: int, expires_at: datetime | None) -> Grant:
+    spec = view.spec
+    return Grant(
+        key_name=key_name,
+        request=RequestIdentity(view.namespace, view.name, view.uid),
+        revision=revision,
+        buckets=tuple(BucketGrant(b.name, b.prefix) for b in spec.buckets),
+        permissions=frozenset(spec.permissions),
+        expires_at=expires_at if expires_at is not None else spec.expires_at,
+    )

@@ -1,0 +1,115 @@
+"""Issuing a key, in the order that keeps invariant 2 (nothing lost, nothing leaked) across crashes:
+
+1. status.pending = {revision, keyName, scopeHash, providerRef}  -> a crash leaves a record naming the key
+2. provider.issue(keyName)      -> adopt-or-replace: a crash leaves a key the next pass replaces (same name)
+3. Secret written               -> a crash leaves a Secret whose key the next pass replaces
+4. status: the key's public facts from the provider's answer, the previous key with its grace, pending cleared
+A pending record is always finished by re-issuing under its name (never by believing the Secret): the adapter
+proves at the provider that an existing key of that name is keyfob's for this request before replacing it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from keyfob.api.common import ConditionStatus
+from keyfob.api.request import ExpiryEnforcement, KeyRecord, PendingIssue
+from keyfob.api.vocabulary import parse_duration
+from keyfob.contract import IssuedKey
+from keyfob.contract.naming import key_name
+from keyfob.lifecycle.conditions import Reason
+from keyfob.lifecycle.crashpoints import crashpoint
+from keyfob.lifecycle.fingerprint import scope_hash
+from keyfob.lifecycle.grants import grant_for
+from keyfob.lifecycle.jobs.book import StatusBook
+from keyfob.lifecycle.jobs.secret_writer import write_secret
+from keyfob.lifecycle.plan_types import IssueReason
+from keyfob.lifecycle.policies.guardrails import effective_ttl
+from keyfob.lifecycle.ports import ResolvedProvider
+from keyfob.lifecycle.timing import lifetime
+from keyfob.secrets.formats import Credential
+
+
+def start(book: StatusBook, reason: str) -> PendingIssue:
+    """Write the pending record for this issue (a resumed one is rewritten for the current scope)."""
+    status, view = book.status, book.view
+    previous = status.pending
+    revision = previous.revision if previous is not None else status.revision + 1
+    pending = PendingIssue(
+        revision=revision,
+        key_name=key_name(view.uid, revision),
+        reason=previous.reason if previous is not None else reason,
+        started_at=previous.started_at if previous is not None else book.now,
+        scope_hash=scope_hash(view.spec),
+        provider_ref=view.spec.provider_ref,
+    )
+    if pending != previous:
+        status.pending = pending
+        if status.access_key_id is None:
+            book.ready(ConditionStatus.FALSE, Reason.ISSUING, f"issuing revision {revision}")
+        book.save()
+    crashpoint("after-pending")
+    return pending
+
+
+def issue(book: StatusBook, provider: ResolvedProvider, reason: str, immediate_grace: bool) -> None:
+    pending = start(book, reason)
+    view = book.view
+    life = lifetime(view.spec, effective_ttl(provider.spec.guardrails), book.now, view.uid, pending.revision)
+    started = time.monotonic()
+    key = provider.adapter.issue(grant_for(view, pending.key_name, pending.revision, life.expires_at))
+    book.out.issue_seconds.append(time.monotonic() - started)
+    crashpoint("after-provider-issue")
+    connection = provider.adapter.connection()
+    credential = Credential(
+        access_key_id=key.access_key_id,
+        secret_access_key=key.secret_access_key,
+        endpoint=connection.endpoint,
+        region=connection.region,
+        buckets=tuple(b.name for b in view.spec.buckets),
+        expires_at=key.expires_at,
+    )
+    write_secret(book, credential, pending.key_name, pending.revision, book.now, key.expires_at, key.warnings)
+    crashpoint("after-secret-write")
+    finish(book, provider, pending, key, immediate_grace or pending.reason == IssueReason.SECRET_LOST)
+
+
+def _grace_end(book: StatusBook, immediate: bool) -> datetime:
+    end = book.now if immediate else book.now + parse_duration(book.view.spec.rotation_grace_period)
+    expires = book.status.expires_at
+    return min(end, expires) if expires is not None else end  # grace never outlives the key's own expiry
+
+
+def finish(
+    book: StatusBook, provider: ResolvedProvider, pending: PendingIssue, key: IssuedKey, immediate: bool
+) -> None:
+    status, view = book.status, book.view
+    if status.access_key_id and status.key_name:
+        status.previous_keys.append(KeyRecord(
+            access_key_id=status.access_key_id, key_name=status.key_name,
+            revoke_after=_grace_end(book, immediate), provider_ref=status.provider_ref or pending.provider_ref,
+        ))
+    life = lifetime(view.spec, effective_ttl(provider.spec.guardrails), book.now, view.uid, pending.revision)
+    status.access_key_id = key.access_key_id
+    status.key_name = pending.key_name
+    status.revision = pending.revision
+    status.issued_at = book.now
+    status.expires_at = key.expires_at
+    status.renewal_time = life.renewal_time
+    status.expiry_enforced_by = ExpiryEnforcement.PROVIDER if key.expiry_native else ExpiryEnforcement.OPERATOR
+    status.scope_hash = pending.scope_hash  # what was issued, not what the spec says by now
+    status.provider = provider.label
+    status.provider_ref = pending.provider_ref
+    status.pending = None
+    if view.rotate_token:
+        status.rotate_request_handled = view.rotate_token
+    message = f"revision {pending.revision} issued ({pending.reason}), access key {key.access_key_id}"
+    if key.warnings:
+        message += f"; WARNING {'; '.join(key.warnings)}"
+    book.ready(ConditionStatus.TRUE, Reason.ISSUED, message)
+    book.save()
+    book.out.normal(Reason.ISSUED, message)
+    for warning in key.warnings:
+        book.out.warning("KeyWarning", warning)
+    book.out.issued.append(pending.reason)

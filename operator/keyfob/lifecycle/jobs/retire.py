@@ -1,0 +1,101 @@
+"""Taking keys out of service: expiry, the end of a grace period, a guardrail that no longer allows them, a
+provider the request left, deletion. Each key is revoked at the provider that issued it, through an adapter
+that proves at the provider that keyfob made it for this request (OwnershipUnproven: nothing is touched)."""
+
+from __future__ import annotations
+
+from keyfob.api.common import ConditionStatus
+from keyfob.api.request import KeyRecord, ProviderRef
+from keyfob.contract import KeyRef, OwnershipUnproven, ProviderError
+from keyfob.lifecycle.conditions import Reason
+from keyfob.lifecycle.crashpoints import crashpoint
+from keyfob.lifecycle.jobs.book import StatusBook
+from keyfob.lifecycle.jobs.resolve import issuer_of
+from keyfob.lifecycle.plan import Retirement
+from keyfob.lifecycle.ports import ProviderLookupError, ProviderPort
+
+RETRY = 10.0
+
+
+def _issuer(book: StatusBook, record_ref: ProviderRef | None) -> ProviderRef:
+    return record_ref or book.status.provider_ref or book.view.spec.provider_ref
+
+
+def retire_current(book: StatusBook, revoke_after_now: bool = True) -> None:
+    """Move the current key to previousKeys (revoked on this or the next pass)."""
+    status = book.status
+    if status.key_name is None:
+        return
+    status.previous_keys.append(KeyRecord(
+        access_key_id=status.access_key_id, key_name=status.key_name,
+        revoke_after=book.now if revoke_after_now else None, provider_ref=_issuer(book, None),
+    ))
+    status.access_key_id = status.key_name = None
+    status.renewal_time = None
+
+
+def apply_retirement(book: StatusBook, providers: ProviderPort, plan: Retirement) -> None:
+    status = book.status
+    if plan.expire_current:
+        message = f"access key {status.access_key_id} expired at {status.expires_at}; revoking it"
+        retire_current(book)
+        book.ready(ConditionStatus.FALSE, Reason.EXPIRED, message)
+        book.save()
+        book.out.warning(Reason.EXPIRED, message)
+    if plan.abandon_pending and status.pending is not None:
+        pending = status.pending
+        status.previous_keys.append(KeyRecord(key_name=pending.key_name, revoke_after=book.now,
+                                              provider_ref=pending.provider_ref))
+        status.pending = None
+        book.save()
+    revoke_due(book, providers)
+
+
+def revoke_due(book: StatusBook, providers: ProviderPort, everything: bool = False) -> bool:
+    """Revoke previous keys whose grace is over (all of them with `everything`). True when none is left."""
+    done = True
+    for record in list(book.status.previous_keys):
+        if not everything and record.revoke_after is not None and record.revoke_after > book.now:
+            continue
+        done = _revoke_record(book, providers, record) and done
+    return done
+
+
+def _revoke_record(book: StatusBook, providers: ProviderPort, record: KeyRecord) -> bool:
+    label = record.access_key_id or record.key_name
+    try:
+        provider = issuer_of(providers, book.view.namespace, _issuer(book, record.provider_ref))
+        if provider.adapter.capabilities.revocable:
+            provider.adapter.revoke(KeyRef(record.key_name, book.view.uid, record.access_key_id))
+            crashpoint("after-provider-revoke")
+            book.out.normal(Reason.REVOKED, f"access key {label} {provider.adapter.capabilities.revoked_word}")
+            book.out.revoked += 1
+        else:
+            book.out.normal("ExpiresOnly", f"access key {label} is not revocable at {provider.label}: it stays "
+                            "valid until its own expiry")
+    except OwnershipUnproven as err:
+        book.out.warning(Reason.STATUS_TAMPERED, f"access key {label} not revoked, the provider's record does not "
+                         f"show keyfob made it for this request: {err}")
+    except (ProviderLookupError, ProviderError) as err:
+        book.out.warning(Reason.PROVIDER_ERROR, f"revoking access key {label} failed, will retry: {err}")
+        book.out.retry_after = RETRY
+        return False
+    book.status.previous_keys = [k for k in book.status.previous_keys if k.key_name != record.key_name]
+    book.save()
+    return True
+
+
+def revoke_held(book: StatusBook, providers: ProviderPort, why: str) -> bool:
+    """Every key the request holds (current, pending, previous) goes, each at its own provider. True when none
+    is left at any provider."""
+    status = book.status
+    if status.key_name is None and status.pending is None and not status.previous_keys:
+        return True
+    retire_current(book)
+    if status.pending is not None:
+        status.previous_keys.append(KeyRecord(key_name=status.pending.key_name, revoke_after=book.now,
+                                              provider_ref=status.pending.provider_ref))
+        status.pending = None
+    book.save()
+    book.out.warning(Reason.REVOKED, f"revoking every key of this request: {why}")
+    return revoke_due(book, providers, everything=True)
