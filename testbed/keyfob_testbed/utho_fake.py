@@ -212,14 +212,12 @@ class UthoFake(LoopbackFake):
         if self.create_shape == "data":
             return _ok(message="Object User has been created",
                        data={"access_key": key.access_key, "secret_key": key.secret_key})
-        spelled = ("accesskey", "secretkey") if self.create_shape == "accesskey" else ("access_key", "secret_key")
-        return _ok(message="Object User has been created", **dict(zip(spelled, (key.access_key, key.secret_key))))
+        snake = self.create_shape == "access_key"
+        access, secret = ("access_key", "secret_key") if snake else ("accesskey", "secretkey")
+        return _ok(message="Object User has been created", **{access: key.access_key, secret: key.secret_key})
 
     def _status(self, ident: str, request: Request) -> Reply:
-        if self.status_path == "name":
-            key = self._keys.get(ident)
-        else:
-            key = self.key_by_access_key(ident)
+        key = self._keys.get(ident) if self.status_path == "name" else self.key_by_access_key(ident)
         try:
             body = request.json()
         except ValueError:

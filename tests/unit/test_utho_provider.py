@@ -221,7 +221,7 @@ def test_revoke_insists_that_utho_confirms(utho_fake: UthoFake, http: httpx.Clie
     provider = make_provider(utho_fake, http)
     key = provider.issue(grant_for())
     utho_fake.ignore_status_changes = True
-    with pytest.raises(ProviderUnavailable, match="still lists access key.*after removing and disabling"):
+    with pytest.raises(ProviderUnavailable, match=r"still lists access key.*after removing and disabling"):
         provider.revoke(own_ref(key.key_name, key.access_key_id))
     assert status(utho_fake, key, "bucket-a") == 200
 

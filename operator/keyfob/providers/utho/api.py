@@ -130,4 +130,5 @@ class UthoApi:
         """Change a listed key's status; the path names the key by name, or by access key (see module doc)."""
         ident = key.access_key if by_access_key else key.name
         path = f"objectstorage/{self.dc}/accesskey/{quote(ident, safe='')}/status"
-        self._call(f"{status} access key {key.name}", "POST", path, json={"accesskey": key.access_key, "status": status})
+        body = {"accesskey": key.access_key, "status": status}
+        self._call(f"{status} access key {key.name}", "POST", path, json=body)

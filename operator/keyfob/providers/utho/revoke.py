@@ -13,13 +13,17 @@ status change can never land on another key than the one the listing tied to our
 
 from __future__ import annotations
 
+import re
+
 from keyfob.contract import ProviderRejected, ProviderUnavailable, Revoked
 from keyfob.providers.utho.api import DISABLE, REMOVE, UthoApi, UthoKey
 
+_NOT_FOUND = re.compile(r"not found|no such|does not exist", re.IGNORECASE)
+
 
 def _set(api: UthoApi, key: UthoKey, status: str, listing: list[UthoKey]) -> ProviderRejected | None:
-    """Ask Utho to set `status`; None when it agreed, else its refusal (of the access-key form when both forms
-    were tried: with the name form refused as "not found", that is the one that says why)."""
+    """Ask Utho to set `status`; None when it agreed, else its refusal. When both path forms were refused, the
+    one that is not "not found" says why (the other form named the key in a way this platform does not use)."""
     try:
         api.set_status(key, status)
         return None
@@ -30,7 +34,7 @@ def _set(api: UthoApi, key: UthoKey, status: str, listing: list[UthoKey]) -> Pro
             api.set_status(key, status, by_access_key=True)
             return None
         except ProviderRejected as refused_again:
-            return refused_again
+            return refused_again if _NOT_FOUND.search(str(refused)) else refused
 
 
 def _still_live(api: UthoApi, keys: list[UthoKey]) -> list[UthoKey]:
