@@ -6,8 +6,10 @@ Contract (ionos-cloud/sdk-python-object-storage-management docs/api/AccesskeysAp
     GET    /accesskeys/{id}          -> AccessKeyRead
     GET    /accesskeys?offset=&limit= (limit 1..1000, default 100) -> AccessKeyReadList {items, offset, limit, ...}
     DELETE /accesskeys/{id}          -> empty body
-    AccessKeyRead = {id, type, href, metadata: {status, statusMessage, ...}, properties: {description,
-                     accessKey, secretKey, canonicalUserId, contractUserId}}
+    AccessKeyRead = {id, type, href, metadata: {status, statusMessage, administrative?, ...}, properties:
+                     {description, accessKey, secretKey, canonicalUserId, contractUserId}}
+    metadata.administrative (optional bool; sdk-go-object-storage-management docs/models/MetadataWithStatus.md):
+        "Administrative keys can create buckets and set bucket policies"; absent = IONOS did not say.
     status: PROVISIONING -> AVAILABLE, DESTROYING after a delete, FAILED (statusMessage says why)
     errors: Error {httpStatus, messages: [{errorCode, message}]}
 Authentication: "Authorization: Bearer <token>". The secret key is read from the create response (and, should
@@ -47,6 +49,7 @@ class IonosKey:
     description: str | None
     access_key: str | None
     status_message: str | None = None
+    administrative: bool | None = None  # None: the record does not say
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ def _parse(item: Any, what: str) -> IonosKey:
         description=properties.get("description"),
         access_key=properties.get("accessKey") or None,
         status_message=metadata.get("statusMessage"),
+        administrative=admin if isinstance(admin := metadata.get("administrative"), bool) else None,
     )
 
 
