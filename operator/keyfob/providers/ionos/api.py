@@ -73,8 +73,8 @@ def _error_detail(response: httpx.Response) -> str:
 def _parse(item: Any, what: str) -> IonosKey:
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
         raise ProviderUnavailable(f"IONOS {what}: response lacks an access key id")
-    metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-    properties = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+    metadata: dict[str, Any] = m if isinstance(m := item.get("metadata"), dict) else {}
+    properties: dict[str, Any] = p if isinstance(p := item.get("properties"), dict) else {}
     return IonosKey(
         id=item["id"],
         status=str(metadata.get("status") or ""),

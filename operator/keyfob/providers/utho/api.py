@@ -108,7 +108,7 @@ class UthoApi:
     def create_key(self, name: str) -> tuple[str, SecretStr]:
         path = f"objectstorage/{self.dc}/accesskey/create"
         body = self._call("create access key", "POST", path, json={"accesskey": name})
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        data: dict[str, Any] = d if isinstance(d := body.get("data"), dict) else {}
         merged = {**data, **{k: v for k, v in body.items() if k != "data"}}
         clash = {k for k in data if k in body and body[k] != data[k]}
         if clash:
