@@ -3,7 +3,15 @@
 Contract followed (ionos-cloud/sdk-python-object-storage-management docs/api/AccesskeysApi.md and
 docs/models/{AccessKeyCreate,AccessKeyRead,AccessKeyReadList,AccessKey,MetadataWithStatus,Error,ErrorMessages}.md;
 the wait-until-AVAILABLE and wait-until-404 pattern of ionos-cloud/terraform-provider-ionoscloud
-services/objectstoragemanagement/accesskeys.go; the five-key limit of the IONOS docs "Generate a Key"):
+services/objectstoragemanagement/accesskeys.go; the five-key limit of the IONOS docs "Generate a Key"), with
+switches for what the sources leave open:
+
+- `administrative=False|True|None`: every key's `metadata.administrative` (optional in
+  ionos-cloud/sdk-go-object-storage-management docs/models/MetadataWithStatus.md, "Administrative keys can create
+  buckets and set bucket policies"); None leaves the field out. An administrative key may use every bucket AND
+  create buckets / set policies at the S3 stand-in (`?need=admin`);
+- `not_found_reads=N`: a new key answers GET 404 for its first N reads (the "accessKey not found" case that
+  terraform-provider-ionoscloud accesskeys.go accessKeyAvailableCheck retries);
 
 - `Authorization: Bearer <token>` on every call, else 401 with an Error body
   `{"httpStatus": 401, "messages": [{"errorCode": ..., "message": ...}]}`;
@@ -51,6 +59,7 @@ class FakeKey:
     status_message: str | None = None
     reads: int = 0
     created: str = ""
+    missing_reads: int = 0  # GETs still to answer 404 (just created)
 
 
 def _error(status: int, code: str, message: str) -> Reply:
@@ -66,7 +75,11 @@ class IonosFake(LoopbackFake):
         provisioning_polls: int = 2,
         destroying_polls: int = 1,
         page_cap: int = 100,
+        administrative: bool | None = False,
+        not_found_reads: int = 0,
     ) -> None:
+        self.administrative = administrative
+        self.not_found_reads = not_found_reads
         self.token = token or secrets.token_urlsafe(24)
         self.buckets = set(buckets or {"bucket-a", "bucket-b"})
         self.limit = limit
@@ -169,9 +182,10 @@ class IonosFake(LoopbackFake):
         metadata: dict[str, Any] = {
             "createdDate": key.created,
             "status": key.status,
-            "administrative": False,
             "supportedRegions": ["eu-central-3"],
         }
+        if self.administrative is not None:
+            metadata["administrative"] = self.administrative
         if key.status_message:
             metadata["statusMessage"] = key.status_message
         return {
@@ -220,13 +234,16 @@ class IonosFake(LoopbackFake):
         if len(self._keys) >= self.limit:
             return _error(422, "paas-validation-2", f"The maximum number of access keys ({self.limit}) is reached")
         key = self._new_key(properties.get("description", ""))
+        key.missing_reads = self.not_found_reads
         if self._next_failure is not None:
             key.status, key.status_message, self._next_failure = "FAILED", self._next_failure, None
         return Reply(201, self._read_model(key, with_secret=True))
 
     def _read(self, key_id: str) -> Reply:
         key = self._keys.get(key_id)
-        if key is None:
+        if key is None or key.missing_reads > 0:
+            if key is not None:
+                key.missing_reads -= 1
             return _error(404, "paas-resource-1", "access key not found")
         if key.status == "PROVISIONING":
             if key.reads >= self.provisioning_polls:
@@ -245,7 +262,7 @@ class IonosFake(LoopbackFake):
         if key is None:
             return _error(404, "paas-resource-1", "access key not found")
         if key.status != "DESTROYING":
-            key.status, key.reads = "DESTROYING", 0
+            key.status, key.reads, key.missing_reads = "DESTROYING", 0, 0
         return Reply(202)
 
     def _s3(self, request: Request) -> Reply:
@@ -256,6 +273,8 @@ class IonosFake(LoopbackFake):
             return Reply(403, {"Code": "InvalidAccessKeyId"})
         if key.status != "AVAILABLE":
             return Reply(403, {"Code": "AccessDenied", "Message": f"key is {key.status}"})
+        if request.param("need") == "admin" and not self.administrative:
+            return Reply(403, {"Code": "AccessDenied", "Message": "not an administrative key"})
         if bucket not in self.buckets:
             return Reply(404, {"Code": "NoSuchBucket"})
         return Reply(200, {"bucket": bucket})

@@ -10,6 +10,16 @@
   also for a key that is already gone; list requires search, limit, page, order and orderDirection and matches
   names case-insensitively like SQL LIKE '%search%'; errors are JSON {"error": ...}).
 
+Switches for what differs between Storj versions and accounts:
+- ``SatelliteKeys(cache_seconds=60)``: a removed root key keeps validating for that long, as the satellite's API key
+  cache does (storj/storj satellite/satellitedb/mud.go, APIKeysCache.Expiration default "60s"); 0 = at once;
+- ``FakeAuthService(legacy_errors=True)``: an invalid grant answers HTTP 500 text "error storing request in database:
+  <error>" as older auth services do (storj/edge pkg/auth/httpauth/resources.go newAccess, gateway-mt era; the
+  error texts of storj/common grant/access.go ParseAccess and pkg/auth/authdb/db.go Put);
+- ``FakeConsole(refuse_create="managed-encryption" | "plan")``: create answers 403, for a project with
+  Storj-managed encryption (storj/design-docs 20240129-satellite-managed-encryption.md) or a REST key whose plan or
+  role does not allow it (the 403 text is this fake's: Storj's exact words are unverified).
+
 Both share a :class:`SatelliteKeys` table (root API key head -> secret, version), standing in for the
 satellite: the auth fake validates every grant it receives with keyfob's own parser and keeps it, so a test can
 ask what a returned access key may do (:meth:`FakeAuthService.denial`), and a deleted console key makes every
@@ -49,10 +59,14 @@ class RootKey:
 
 
 class SatelliteKeys:
-    """The satellite's table of live root API keys, keyed by macaroon head."""
+    """The satellite's table of live root API keys, keyed by macaroon head; removed keys stay valid for
+    `cache_seconds` of `clock` (the satellite's API key cache)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache_seconds: float = 0.0, clock: Clock = _now) -> None:
         self._keys: dict[bytes, RootKey] = {}
+        self._removed: dict[bytes, tuple[RootKey, datetime]] = {}
+        self.cache_seconds = cache_seconds
+        self.clock = clock
         self._lock = threading.Lock()
 
     def add(self, head: bytes, secret: bytes, version: int = VERSION_OBJECT_LOCK) -> None:
@@ -61,11 +75,17 @@ class SatelliteKeys:
 
     def remove(self, head: bytes) -> None:
         with self._lock:
-            self._keys.pop(head, None)
+            key = self._keys.pop(head, None)
+            if key is not None and self.cache_seconds > 0:
+                self._removed[head] = (key, self.clock() + timedelta(seconds=self.cache_seconds))
 
     def get(self, head: bytes) -> RootKey | None:
+        """The key as the satellite sees it now: live, or removed but still cached."""
         with self._lock:
-            return self._keys.get(head)
+            if head in self._keys:
+                return self._keys[head]
+            cached = self._removed.get(head)
+            return cached[0] if cached is not None and self.clock() < cached[1] else None
 
     def new_root(self, version: int = VERSION_OBJECT_LOCK) -> Macaroon:
         """A fresh root API key, as the satellite creates one (random head and secret)."""
@@ -129,8 +149,10 @@ class FakeAuthService(_Fake):
         endpoint: str = "https://gateway.invalid",
         allowed_satellites: set[str] | None = None,
         clock: Clock = _now,
+        legacy_errors: bool = False,
     ) -> None:
         super().__init__()
+        self.legacy_errors = legacy_errors
         self.keys = keys
         self.endpoint = endpoint
         self.allowed_satellites = allowed_satellites
@@ -151,8 +173,13 @@ class FakeAuthService(_Fake):
         try:
             grant = AccessGrant.parse(body["access_grant"])
         except GrantError as err:
+            if self.legacy_errors:
+                return 500, "error storing request in database: invalid access grant format"
             return 400, f"access grant: {err}"
         if self.allowed_satellites is not None and grant.satellite_address not in self.allowed_satellites:
+            if self.legacy_errors:
+                return 500, (f"error storing request in database: access grant contains disallowed satellite "
+                             f"{grant.satellite_address!r}")
             return 400, f"access grant: disallowed satellite: {grant.satellite_address!r}"
         try:
             limits = [c.not_after for c in map(parse_caveat, grant.api_key.caveats) if c.not_after is not None]
@@ -221,8 +248,10 @@ class FakeConsole(_Fake):
         project_id: str | None = None,
         version: int = VERSION_OBJECT_LOCK,
         clock: Clock = _now,
+        refuse_create: str | None = None,
     ) -> None:
         super().__init__()
+        self.refuse_create = refuse_create
         self.keys = keys
         self.rest_key = rest_key or secrets.token_urlsafe(24)
         self.project_id = project_id or str(uuid.uuid4())
@@ -283,6 +312,10 @@ class FakeConsole(_Fake):
         problem = self._project(project)
         if problem:
             return problem
+        if self.refuse_create == "managed-encryption":
+            return 403, {"error": "API keys cannot be created for projects with Storj-managed encryption"}
+        if self.refuse_create == "plan":
+            return 403, {"error": "your plan or project role does not allow creating API keys"}
         if any(key.name == name for key in self.api_keys.values()):
             return 409, {"error": "An API Key with this name already exists in this project"}
         secret = secrets.token_bytes(32)

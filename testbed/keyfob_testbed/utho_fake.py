@@ -1,26 +1,41 @@
 """A loopback fake of Utho's object-storage access-key API (one data centre), for tests.
 
-Contract followed (uthoplatforms/utho-go utho/object_storage.go, utho/object_storage_test.go and
-utho/object_storage_test_dummy_data.go; base path /v2/ as utho/utho.go's BaseUrl):
+Contract followed, each line with the provider-side file it was read from (base path /v2/ as uthoplatforms/utho-go
+utho/utho.go BaseUrl); where sources disagree the fake can be switched to each variant:
 
 - `Authorization: Bearer <API key>` on every call, else HTTP 401 `{"status": "error", "message": ...}`;
-- failures the API reports in the body come as HTTP 200 `{"status": "error", "message": ...}`: unknown data
-  centre, missing or duplicate key name, unknown bucket, key or permission, bad status value;
-- `GET /v2/objectstorage/{dc}/accesskeys` -> `{"status": "success", "accesskeys": [{name, accesskey, dcslug,
-  status, created_at}]}` with status "Active" (the SDK's sample) or "Disabled" (this fake's word for a disabled
-  key: Utho's is not documented);
-- `POST /v2/objectstorage/{dc}/accesskey/create` `{"accesskey": <name>}` -> `{"status": "success", "message":
-  "Object User has been created", "accesskey": <36 alphanumerics>, "secretkey": ...}`; names are unique;
-- `POST /v2/objectstorage/{dc}/bucket/{bucket}/permission/{read|write|read-write}/accesskey/{accesskey}` sets
-  that key's permission on that bucket (replacing an earlier one);
-- `POST /v2/objectstorage/{dc}/accesskey/{name}/status` `{"accesskey": ..., "status": "enable"|"disable"}`;
-- there is no delete (the SDK's DeleteAccessKey is commented out);
+- failures the API reports in the body come as HTTP 200 `{"status": "error", "message": ...}` (utho-go
+  object_storage.go checks `status != "success"`): unknown data centre, missing or duplicate key name, unknown
+  bucket, key, permission or status value;
+- `GET /v2/objectstorage/{dc}/accesskeys`: `list_shape="accesskeys"` -> `{"status": "success", "accesskeys":
+  [{name, accesskey, dcslug, status, created_at}]}` (utho-go object_storage.go AccessKeys,
+  object_storage_test_dummy_data.go: status "Active"); `list_shape="data"` -> `{"status", "data": [{name,
+  access_key, status}]}` (niteshkumarsinha/Utho-Go-SDK services/objectstorage/objectstorage.go). A disabled key
+  lists as "Disabled" (Utho's word is not documented);
+- `POST /v2/objectstorage/{dc}/accesskey/create` `{"accesskey": <name>}` (utho-go CreateAccessKeyParams):
+  `create_shape="accesskey"` -> `{"status", "message": "Object User has been created", "accesskey",
+  "secretkey"}` (utho-go CreateAccessKeyResponse, dummy data; terraform-provider-utho-prod
+  internal/client/objectstorage.go); `"access_key"` -> the same with `access_key` / `secret_key`; `"data"` ->
+  `{"status", "data": {access_key, secret_key}}` (Utho-Go-SDK objectstorage.go); names are unique;
+- `POST /v2/objectstorage/{dc}/bucket/{bucket}/permission/{perm}/accesskey/{accesskey}` sets that key's one
+  permission on that bucket, replacing an earlier one (utho-go UpdateBucketAccessKeyPermission;
+  terraform-provider-utho-prod docs/resources/object_storage_permission.md "updates in place"); perm is one of
+  `read`, `write`, `full`, `none` (utho-community/object-storage src/types.ts UpdatePermissionRequest), `none`
+  removes the grant; `read_supported=False` refuses `read` ("not currently supported by the Utho platform",
+  terraform-provider-utho-prod docs/resources/object_storage_permission.md);
+- `POST /v2/objectstorage/{dc}/accesskey/{ident}/status` `{"accesskey": ..., "status": enable|disable|remove}`
+  (utho-community src/types.ts ModifyAccessKeyRequest): `status_path="name"` -> ident is the key's name (utho-go
+  ModifyAccessKey, utho-community src/utho-client.ts); `"accesskey"` -> ident is the access key
+  (terraform-provider-utho-prod UpdateAccessKeyStatus); `remove` deletes the key (terraform-provider-utho-prod
+  DeleteAccessKey) unless `can_remove=False` (utho-go has no delete: its DeleteAccessKey is commented out), then
+  `remove` is answered "Invalid status";
 - fault injection: `error_body_once(message)` (HTTP 200 error body), `throttle_once(retry_after)` (429 with
   Retry-After), `fail_next(status)`, `ignore_status_changes` (status calls answer success but change nothing).
 
-`GET /s3/<bucket>[?need=read|write|list|delete]` is the fake's stand-in for the S3 endpoint (keyfob_testbed.fake_s3):
-it answers 200 when the key is Active, the secret matches and the key has a permission on that bucket which (in
-this fake's model, the same assumption keyfob makes: read = read+list, write = write+delete) includes `need`.
+`GET /s3/<bucket>[?need=read|write|list|delete|acl|policy]` is the fake's stand-in for the S3 endpoint
+(keyfob_testbed.fake_s3): 200 when the key is Active, the secret matches and its permission on that bucket
+includes `need` in this fake's model, which takes each permission's broadest reading (no source documents them):
+read = read+list, write = write+delete, full = everything including the bucket's ACL and policy.
 No network beyond 127.0.0.1, no sleeps.
 """
 
@@ -30,14 +45,18 @@ import secrets
 import string
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from keyfob_testbed.fake_s3 import parse_auth
 from keyfob_testbed.loopback_http import LoopbackFake, LoopbackServer, Reply, Request
 
 ALNUM = string.ascii_letters + string.digits
 ACTIVE, DISABLED = "Active", "Disabled"
-ALLOWS = {"read": {"read", "list"}, "write": {"write", "delete"}, "read-write": {"read", "list", "write", "delete"}}
+ALLOWS = {
+    "read": {"read", "list"},
+    "write": {"write", "delete"},
+    "full": {"read", "list", "write", "delete", "acl", "policy"},
+}
 
 
 @dataclass
@@ -58,8 +77,24 @@ def _ok(**payload: Any) -> Reply:
 
 
 class UthoFake(LoopbackFake):
-    def __init__(self, token: str | None = None, dc: str = "innoida", buckets: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        token: str | None = None,
+        dc: str = "innoida",
+        buckets: set[str] | None = None,
+        *,
+        create_shape: Literal["accesskey", "access_key", "data"] = "accesskey",
+        list_shape: Literal["accesskeys", "data"] = "accesskeys",
+        status_path: Literal["name", "accesskey"] = "name",
+        can_remove: bool = True,
+        read_supported: bool = True,
+    ) -> None:
         self.token = token or secrets.token_urlsafe(24)
+        self.create_shape = create_shape
+        self.list_shape = list_shape
+        self.status_path = status_path
+        self.can_remove = can_remove
+        self.read_supported = read_supported
         self.dc = dc
         self.buckets = set(buckets or {"bucket-a", "bucket-b", "bucket-c"})
         self._keys: dict[str, FakeKey] = {}  # by name
@@ -130,7 +165,7 @@ class UthoFake(LoopbackFake):
 
     def _route(self, request: Request, rest: list[str]) -> Reply:
         if request.method == "GET" and rest == ["accesskeys"]:
-            return _ok(accesskeys=[self._listed(k) for k in self._keys.values()])
+            return _ok(**{self.list_shape: [self._listed(k) for k in self._keys.values()]})
         if request.method == "POST" and rest == ["accesskey", "create"]:
             return self._create(request)
         if request.method == "POST" and len(rest) == 3 and rest[0] == "accesskey" and rest[2] == "status":
@@ -142,6 +177,8 @@ class UthoFake(LoopbackFake):
         return _error("Not found", 404)
 
     def _listed(self, key: FakeKey) -> dict[str, Any]:
+        if self.list_shape == "data":
+            return {"name": key.name, "access_key": key.access_key, "status": key.status}
         return {
             "name": key.name,
             "accesskey": key.access_key,
@@ -172,10 +209,15 @@ class UthoFake(LoopbackFake):
         if name in self._keys:
             return _error("Access key name already exists")
         key = self._new_key(name)
-        return _ok(message="Object User has been created", accesskey=key.access_key, secretkey=key.secret_key)
+        if self.create_shape == "data":
+            return _ok(message="Object User has been created",
+                       data={"access_key": key.access_key, "secret_key": key.secret_key})
+        snake = self.create_shape == "access_key"
+        access, secret = ("access_key", "secret_key") if snake else ("accesskey", "secretkey")
+        return _ok(message="Object User has been created", **{access: key.access_key, secret: key.secret_key})
 
-    def _status(self, name: str, request: Request) -> Reply:
-        key = self._keys.get(name)
+    def _status(self, ident: str, request: Request) -> Reply:
+        key = self._keys.get(ident) if self.status_path == "name" else self.key_by_access_key(ident)
         try:
             body = request.json()
         except ValueError:
@@ -183,21 +225,28 @@ class UthoFake(LoopbackFake):
         wanted = body.get("status") if isinstance(body, dict) else None
         if key is None:
             return _error("Access key not found")
-        if wanted not in ("enable", "disable"):
+        if wanted not in ("enable", "disable", "remove") or (wanted == "remove" and not self.can_remove):
             return _error("Invalid status")
-        if not self.ignore_status_changes:
-            key.status = ACTIVE if wanted == "enable" else DISABLED
+        if self.ignore_status_changes:
+            return _ok(message="Access key status updated")
+        if wanted == "remove":
+            del self._keys[key.name]
+            return _ok(message="Access key removed")
+        key.status = ACTIVE if wanted == "enable" else DISABLED
         return _ok(message="Access key status updated")
 
     def _grant(self, bucket: str, permission: str, access_key: str) -> Reply:
         if bucket not in self.buckets:
             return _error("Bucket not found")
-        if permission not in ALLOWS:
+        if permission not in (*ALLOWS, "none") or (permission == "read" and not self.read_supported):
             return _error("Invalid permission")
         key = self.key_by_access_key(access_key)
         if key is None:
             return _error("Access key not found")
-        key.grants[bucket] = permission
+        if permission == "none":
+            key.grants.pop(bucket, None)
+        else:
+            key.grants[bucket] = permission
         return _ok(message="Permission updated")
 
     def _s3(self, request: Request) -> Reply:

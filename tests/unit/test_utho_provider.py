@@ -105,7 +105,7 @@ def test_issue_grants_the_mapped_permission_on_each_bucket_only(utho_fake: UthoF
 
 @pytest.mark.parametrize(
     ("permissions", "expected"),
-    [(READ, "read"), (WRITE, "write"), (READ_WRITE, "read-write")],
+    [(READ, "read"), (WRITE, "write")],
 )
 def test_permission_vocabulary_maps_exactly(
     utho_fake: UthoFake, http: httpx.Client, permissions: frozenset[Permission], expected: str
@@ -123,7 +123,9 @@ def test_permission_vocabulary_maps_exactly(
         (frozenset({P.READ}), (BucketGrant("bucket-a"),), "read alone: Utho's narrowest permission covering it, "
                                                            "'read', also allows list"),
         (frozenset({P.WRITE}), (BucketGrant("bucket-a"),), "'write', also allows delete"),
-        (READ | {P.WRITE}, (BucketGrant("bucket-a"),), "'read-write', also allows delete"),
+        (READ | {P.WRITE}, (BucketGrant("bucket-a"),), "only permission that grants both is 'full'"),
+        (READ_WRITE, (BucketGrant("bucket-a"),), "will not round the request up"),
+        (frozenset({P.LIST, P.DELETE}), (BucketGrant("bucket-a"),), "ACL or policy"),
         (READ | {P.PUT_OBJECT_RETENTION}, (BucketGrant("bucket-a"),), "object-lock rights (putObjectRetention)"),
         (READ | {P.GET_OBJECT_LEGAL_HOLD}, (BucketGrant("bucket-a"),), "object-lock rights (getObjectLegalHold)"),
         (READ, (BucketGrant("bucket-a", "reports/"),), "object prefixes (bucket-a/reports/)"),
@@ -175,13 +177,12 @@ def test_retry_after_is_honoured(utho_fake: UthoFake, http: httpx.Client) -> Non
     assert raised.value.retry_after == 5.0
 
 
-def test_a_failed_grant_disables_the_new_key(http: httpx.Client) -> None:
+def test_a_failed_grant_removes_the_new_key(http: httpx.Client) -> None:
     with UthoFake(buckets={"bucket-a"}) as fake:
         provider = make_provider(fake, http)
         with pytest.raises(ProviderRejected, match="Bucket not found"):
             provider.issue(grant_for(READ, (BucketGrant("bucket-a"), BucketGrant("no-such-bucket"))))
-        (stored,) = fake.stored_keys()
-        assert stored.status == "Disabled", "its secret was never handed out: it must not work"
+        assert fake.stored_keys() == [], "its secret was never handed out: it must not exist"
 
 
 def test_bad_credentials_are_rejected_without_quoting_them(utho_fake: UthoFake, http: httpx.Client) -> None:
@@ -198,19 +199,20 @@ def test_bad_credentials_are_rejected_without_quoting_them(utho_fake: UthoFake, 
     make_provider(utho_fake, http).check()
 
 
-# ---- revoke (disable) and list ----------------------------------------------------------------------------------
+# ---- revoke (remove) and list -----------------------------------------------------------------------------------
 
 
-def test_revoke_disables_the_key_and_revoking_twice_succeeds(utho_fake: UthoFake, http: httpx.Client) -> None:
+def test_revoke_removes_the_key_and_revoking_twice_succeeds(utho_fake: UthoFake, http: httpx.Client) -> None:
     provider = make_provider(utho_fake, http)
     key = provider.issue(grant_for())
     assert status(utho_fake, key, "bucket-a") == 200
 
-    provider.revoke(own_ref(key.key_name, key.access_key_id))
+    result = provider.revoke(own_ref(key.key_name, key.access_key_id))
 
     wait_for(lambda: status(utho_fake, key, "bucket-a") == 403, timeout=5, what="revoked key to stop working")
-    assert [k.status for k in utho_fake.stored_keys()] == ["Disabled"], "disabled, not deleted: Utho cannot delete"
-    provider.revoke(own_ref(key.key_name, key.access_key_id))
+    assert result is not None and result.how == "delete" and result.message() == "revoked"
+    assert utho_fake.stored_keys() == [], "removed, confirmed by listing"
+    assert provider.revoke(own_ref(key.key_name, key.access_key_id)) is None
     provider.revoke(own_ref(key.key_name))
     assert provider.list_owned() == []
 
@@ -219,12 +221,12 @@ def test_revoke_insists_that_utho_confirms(utho_fake: UthoFake, http: httpx.Clie
     provider = make_provider(utho_fake, http)
     key = provider.issue(grant_for())
     utho_fake.ignore_status_changes = True
-    with pytest.raises(ProviderUnavailable, match="still lists access key"):
+    with pytest.raises(ProviderUnavailable, match=r"still lists access key.*after removing and disabling"):
         provider.revoke(own_ref(key.key_name, key.access_key_id))
     assert status(utho_fake, key, "bucket-a") == 200
 
 
-def test_reissue_under_the_same_name_disables_the_lost_attempt(utho_fake: UthoFake, http: httpx.Client) -> None:
+def test_reissue_under_the_same_name_removes_the_lost_attempt(utho_fake: UthoFake, http: httpx.Client) -> None:
     provider = make_provider(utho_fake, http)
     grant = grant_for()
     first = provider.issue(grant)  # the operator crashed before writing the Secret
@@ -233,7 +235,7 @@ def test_reissue_under_the_same_name_disables_the_lost_attempt(utho_fake: UthoFa
 
     assert status(utho_fake, first, "bucket-a") == 403
     assert status(utho_fake, second, "bucket-a") == 200
-    assert sorted(parse_name(CLUSTER, k.name).attempt for k in utho_fake.stored_keys()) == [1, 2]  # type: ignore[union-attr]
+    assert [parse_name(CLUSTER, k.name).attempt for k in utho_fake.stored_keys()] == [2]  # type: ignore[union-attr]
     assert [o.access_key_ids for o in provider.list_owned()] == [(second.access_key_id,)]
 
 

@@ -13,7 +13,7 @@ from keyfob.contract.errors import (
     ProviderUnavailable,
 )
 from keyfob.contract.grant import BucketGrant, Grant, RequestIdentity
-from keyfob.contract.keys import ConnectionInfo, IssuedKey, KeyRef, OwnedKey
+from keyfob.contract.keys import ConnectionInfo, IssuedKey, KeyRef, OwnedKey, Revoked
 from keyfob.contract.provider import Provider
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "ProviderThrottled",
     "ProviderUnavailable",
     "RequestIdentity",
+    "Revoked",
 ]

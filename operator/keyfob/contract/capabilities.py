@@ -16,8 +16,13 @@ class Capabilities:
     prefix_scope: bool  # can a key be limited to a prefix of a bucket
     native_expiry: bool  # does the provider itself stop the key at its expiry
     revocable: bool = True
-    # How revocation works: "delete" removes the key; "disable" leaves it in the account, switched off.
+    # How revocation works: "delete" removes the key; "disable" leaves it in the account, switched off. A
+    # provider that deletes when it can and disables otherwise says "delete" here and the actual way in the
+    # Revoked result of each revoke() call.
     revocation: Literal["delete", "disable"] = "delete"
+    # When the provider's confirmation does not mean the key has stopped working yet (e.g. Storj satellites cache
+    # API keys): how long it may keep working, in words for a message ("within about a minute"). None = at once.
+    revocation_delay: str | None = None
 
     @property
     def revoked_word(self) -> str:

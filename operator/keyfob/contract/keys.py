@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from pydantic import SecretStr
 
@@ -33,6 +34,29 @@ class KeyRef:
     key_name: str
     owner_uid: str
     access_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """What one revoke() call did, when the adapter has more to say than "gone" (it may also return None).
+
+    `how` is "disable" when the provider could not delete the key and keyfob switched it off instead (it stays in
+    the provider account, disabled); `effective` says when the key really stops working if that is not at once
+    ("within about a minute"). The lifecycle words the event from it: "revoked" / "disabled" (see `word`), plus
+    `effective` when set; without a result it falls back to Capabilities.revoked_word."""
+
+    how: Literal["delete", "disable"] = "delete"
+    effective: str | None = None
+    detail: str | None = None  # e.g. why the key was disabled rather than deleted (no secrets)
+
+    @property
+    def word(self) -> str:
+        return "disabled" if self.how == "disable" else "revoked"
+
+    def message(self) -> str:
+        """'revoked' / 'disabled (Utho refused to remove it: ...)' / 'revoked (takes effect within about a minute)'"""
+        notes = [n for n in (self.detail, f"takes effect {self.effective}" if self.effective else None) if n]
+        return self.word + (f" ({'; '.join(notes)})" if notes else "")
 
 
 @dataclass(frozen=True)

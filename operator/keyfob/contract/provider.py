@@ -6,7 +6,8 @@ Contract (idempotent, as COSI requires of its drivers):
   existing record was made by keyfob for grant.request.uid (else OwnershipUnproven); it never creates a second
   live key.
 - revoke(ref): the key stops working. Already gone is success. A key the provider's record does not show as
-  keyfob's for ref.owner_uid is never touched: OwnershipUnproven.
+  keyfob's for ref.owner_uid is never touched: OwnershipUnproven. It may return a Revoked saying how (deleted or
+  only disabled) and when the revocation takes effect; None means "deleted, at once" (Capabilities decide).
 - list_owned(): every key this operator (this cluster id) created, found by the provider's naming convention.
 - check(): the admin credentials work.
 - unsupported(grant): what of the grant this provider cannot express beyond what `capabilities` already says
@@ -20,7 +21,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from keyfob.contract.capabilities import Capabilities
 from keyfob.contract.grant import Grant
-from keyfob.contract.keys import ConnectionInfo, IssuedKey, KeyRef, OwnedKey
+from keyfob.contract.keys import ConnectionInfo, IssuedKey, KeyRef, OwnedKey, Revoked
 
 
 @runtime_checkable
@@ -36,6 +37,6 @@ class Provider(Protocol):
 
     def issue(self, grant: Grant) -> IssuedKey: ...
 
-    def revoke(self, ref: KeyRef) -> None: ...
+    def revoke(self, ref: KeyRef) -> Revoked | None: ...
 
     def list_owned(self) -> list[OwnedKey]: ...

@@ -3,6 +3,8 @@
 IONOS access keys carry no scope and no expiry: every key acts with all the rights of the IONOS user that owns
 the API token. keyfob therefore refuses every request unless `allowUnscopedKeys` is true, and enforces expiry
 itself (revoke at expiry). IONOS allows five access keys per user, and rotation needs one free slot.
+A token of an administrator or the contract owner makes administrative keys (they can create buckets and set
+bucket policies): keyfob refuses and deletes those unless `allowAdministrativeKeys` is true.
 Admin credentials: the referenced Secret holds IONOS_TOKEN (an API token of the user whose keys keyfob manages).
 """
 
@@ -40,6 +42,14 @@ class IonosProviderBlock(CamelModel):
         description=(
             "IONOS keys cannot be limited to buckets or permissions: each key has every right of the token's "
             "user. Requests are refused unless this is true; issued keys are then marked unscoped."
+        ),
+    )
+    allow_administrative_keys: bool = Field(
+        default=False,
+        description=(
+            "A key made with an administrator's or the contract owner's token is an administrative key "
+            "(metadata.administrative): it can also create buckets and set bucket policies. keyfob deletes such "
+            "a key and refuses the request unless this is true; issued keys are then marked administrative."
         ),
     )
     keys_per_user: int = Field(

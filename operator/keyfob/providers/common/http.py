@@ -3,7 +3,10 @@
 - 429 -> ProviderThrottled, with Retry-After (delta-seconds or an HTTP date) as retry_after;
 - 5xx, 408, 425 and transport failures -> ProviderUnavailable;
 - 401/403 -> ProviderRejected ("credentials rejected");
-- any other non-2xx -> ProviderRejected.
+- any other non-2xx -> ProviderRejected;
+- a 5xx whose explanation matches the caller's `refused` pattern -> ProviderRejected: some servers answer 500 for
+  what is the caller's fault (older Storj auth services for an invalid access grant), and retrying that forever
+  helps nobody.
 Messages name the call and quote at most MAX_DETAIL characters of the server's explanation, with every scrub
 string (the API token, a secret key in flight) replaced first. Response bodies are never logged.
 """
@@ -11,6 +14,7 @@ string (the API token, a secret key in flight) replaced first. Response bodies a
 from __future__ import annotations
 
 import email.utils
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -67,11 +71,19 @@ def json_body(response: httpx.Response) -> Any:
         return None
 
 
-def classify(what: str, status: int, detail: str, response: httpx.Response | None = None) -> Exception:
-    """The provider error for a failed call (status is the HTTP status)."""
+def classify(
+    what: str,
+    status: int,
+    detail: str,
+    response: httpx.Response | None = None,
+    refused: re.Pattern[str] | None = None,
+) -> Exception:
+    """The provider error for a failed call (status is the HTTP status; see the module docstring)."""
     message = f"{what}: HTTP {status}" + (f": {detail}" if detail else "")
     if status == 429:
         return ProviderThrottled(message, retry_after(response) if response is not None else None)
+    if status >= 500 and refused is not None and refused.search(detail):
+        return ProviderRejected(f"{message} (refused for good: retrying will not help)")
     if status >= 500 or status in (408, 425):
         return ProviderUnavailable(message)
     if status in (401, 403):
@@ -86,11 +98,13 @@ def error_text(response: httpx.Response, scrub: Iterable[str] = ()) -> str:
     return scrubbed(text, scrub)
 
 
-def raise_for(what: str, response: httpx.Response, scrub: Iterable[str] = ()) -> None:
+def raise_for(
+    what: str, response: httpx.Response, scrub: Iterable[str] = (), refused: re.Pattern[str] | None = None
+) -> None:
     """Translate a non-2xx response into the provider error taxonomy (see classify)."""
     if response.is_success:
         return
-    raise classify(what, response.status_code, error_text(response, scrub), response)
+    raise classify(what, response.status_code, error_text(response, scrub), response, refused)
 
 
 def transport_failure(what: str, err: httpx.HTTPError) -> ProviderUnavailable:

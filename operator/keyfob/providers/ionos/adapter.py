@@ -1,29 +1,31 @@
 """IONOS adapter: one IONOS Object Storage access key (of the token's user) per issued key.
 
 - Scope: none. An IONOS key has every right of its user, so unsupported() refuses every grant unless the block
-  sets allowUnscopedKeys; then the key's description says `scope=unscoped` (see ionos_naming).
+  sets allowUnscopedKeys; then the key's description says `scope=unscoped` (see ionos.naming).
+- Administrative keys: a key IONOS marks `metadata.administrative` (made with an administrator's or the contract
+  owner's token) can also create buckets and set bucket policies. Unless allowAdministrativeKeys is true, such a
+  key (or one whose record does not say) is deleted again and the request refused; when allowed, the key's
+  warnings say so (Ready message, Warning event, Secret annotation).
 - Expiry: none at IONOS; keyfob revokes at expiry (capabilities.native_expiry is False).
 - issue: keys whose description names this cluster and key name are leftovers of a crashed attempt (their secret
   is lost): they are deleted first (adopt-or-replace). Then the user's keys are counted against keysPerUser
-  (IONOS allows five per user, its other keys included) and a new key is created and polled until AVAILABLE,
-  with exponential backoff, bounded by provisioningTimeout. A key that FAILED or never became AVAILABLE is
-  deleted again before the error is raised.
-- revoke: DELETE every key matching the access key id or the key name, then wait until GET answers 404;
-  already gone is success.
+  (IONOS allows five per user, its other keys included) and a new key is created and polled until AVAILABLE
+  (a 404 right after the create is waited out, ionos.polling), bounded by provisioningTimeout. A key that FAILED,
+  never became AVAILABLE or is refused is deleted again before the error is raised.
+- Ownership (invariant 7): revoke() acts only when the key name names the request and IONOS's own record, the
+  key's description, names this cluster and that key name. An access key id from status whose record says
+  anything else is never touched: OwnershipUnproven, nothing changed.
 - list_owned: the user's keys (all pages) whose description names this cluster, grouped by key name.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import httpx
-from pydantic import SecretStr
 
 from keyfob.api.blocks.ionos import TOKEN_KEY, IonosProviderBlock
 from keyfob.api.vocabulary import parse_duration
@@ -34,33 +36,28 @@ from keyfob.contract import (
     IssuedKey,
     KeyRef,
     OwnedKey,
+    OwnershipUnproven,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    Revoked,
 )
-from keyfob.contract.naming import check_cluster_id
+from keyfob.contract.naming import check_cluster_id, names_request
 from keyfob.providers.common.http import shared_client
-from keyfob.providers.ionos.api import (
-    AVAILABLE,
-    DESTROYING,
-    FAILED,
-    CreatedKey,
-    IonosApi,
-    IonosKey,
-    KeyGone,
-)
+from keyfob.providers.ionos.api import DESTROYING, IonosApi, IonosKey
 from keyfob.providers.ionos.naming import description_for, parse_description
+from keyfob.providers.ionos.polling import Poller
 
 UNSCOPED = (
     "per-key scope: IONOS access keys cannot be limited to buckets, prefixes or permissions; every key has all "
     "the rights of the IONOS user that owns the API token (set spec.ionos.allowUnscopedKeys: true to issue such "
     "keys anyway)"
 )
-# A FAILED key whose statusMessage says this is refused for good; any other failure is worth a retry.
-_PERMANENT_FAILURE = re.compile(r"limit|quota|not allowed|forbidden|denied|invalid", re.IGNORECASE)
-
-
 UNSCOPED_WARNING = "unscoped: IONOS keys cannot be scoped, this key has every right of its IONOS user"
+ADMIN_WARNING = (
+    "administrative: IONOS marks this key administrative (the token's user is an administrator or the contract "
+    "owner), so it can also create buckets and set bucket policies (allowed by spec.ionos.allowAdministrativeKeys)"
+)
 
 
 class IonosProvider:
@@ -87,10 +84,9 @@ class IonosProvider:
         self.cluster_id = check_cluster_id(cluster_id)
         self.api = IonosApi(block.api_url, token, http or shared_client())
         self.timeout = parse_duration(block.provisioning_timeout).total_seconds()
-        self._poll_initial = poll_initial
-        self._poll_max = poll_max
-        self._sleep = sleep
-        self._monotonic = monotonic
+        self.poll = Poller(
+            self.api, self.timeout, block.provisioning_timeout, sleep, monotonic, poll_initial, poll_max
+        )
 
     def __repr__(self) -> str:
         return f"IonosProvider(api_url={self.block.api_url!r}, cluster={self.cluster_id!r})"
@@ -110,11 +106,13 @@ class IonosProvider:
         problems = self.unsupported(grant)
         if problems:
             raise ProviderRejected("IONOS cannot express: " + "; ".join(problems))
+        if not names_request(grant.key_name, grant.request.uid):
+            raise OwnershipUnproven(f"{grant.key_name!r} is not a key name keyfob derives for this request")
         description = description_for(self.cluster_id, grant)
         keys = self.api.list_all()
         leftovers = [key for key in keys if self._ours(key, grant.key_name)]
         if leftovers:  # a crashed attempt for this same name: its secret is lost, replace it
-            self._delete_and_wait(leftovers)
+            self.poll.deleted(leftovers)
         in_use = len(keys) - len(leftovers)
         limit = self.block.keys_per_user
         if in_use + 1 > limit:
@@ -124,9 +122,13 @@ class IonosProvider:
             )
         created = self.api.create(description)
         try:
-            access_key, secret = self._await_available(created)
-        except ProviderError:
-            self._discard(created.key.id)
+            key, read_secret = self.poll.available(created.key.id)
+            warnings = (UNSCOPED_WARNING, *self._administrative(key, created.key))
+            access_key, secret = key.access_key or created.key.access_key, created.secret_key or read_secret
+            if not access_key or secret is None:
+                raise ProviderUnavailable(f"IONOS returned no access key or secret for access key {key.id}")
+        except ProviderError as err:
+            self._discard(created.key, err)
             raise
         return IssuedKey(
             key_name=grant.key_name,
@@ -134,16 +136,24 @@ class IonosProvider:
             secret_access_key=secret,
             expires_at=grant.expires_at,
             expiry_native=False,
-            warnings=(UNSCOPED_WARNING,),
+            warnings=warnings,
         )
 
-    def revoke(self, ref: KeyRef) -> None:
-        targets = [
-            key
-            for key in self.api.list_all()
-            if (ref.access_key_id is not None and key.access_key == ref.access_key_id) or self._ours(key, ref.key_name)
-        ]
-        self._delete_and_wait(targets)
+    def revoke(self, ref: KeyRef) -> Revoked | None:
+        if not names_request(ref.key_name, ref.owner_uid):
+            raise OwnershipUnproven(f"{ref.key_name!r} is not a key name keyfob derives for this request")
+        keys = self.api.list_all()
+        ours = [key for key in keys if self._ours(key, ref.key_name)]
+        hinted = [key for key in keys if ref.access_key_id is not None and key.access_key == ref.access_key_id]
+        if any(key not in ours for key in hinted):
+            raise OwnershipUnproven(
+                f"IONOS access key {ref.access_key_id} has a description that does not name this cluster and "
+                f"{ref.key_name}; it was not touched"
+            )
+        if not ours:
+            return None
+        self.poll.deleted(ours)
+        return Revoked("delete")
 
     def list_owned(self) -> list[OwnedKey]:
         grouped: dict[str, list[str]] = {}
@@ -162,59 +172,27 @@ class IonosProvider:
         described = parse_description(key.description)
         return described is not None and described.cluster_id == self.cluster_id and described.key_name == key_name
 
-    def _backoff(self) -> Iterable[float]:
-        """Pauses between polls: exponential from poll_initial, capped at poll_max, until the deadline."""
-        deadline = self._monotonic() + self.timeout
-        interval = self._poll_initial
-        while (remaining := deadline - self._monotonic()) > 0:
-            yield min(interval, remaining)
-            interval = min(interval * 2, self._poll_max)
-
-    def _await_available(self, created: CreatedKey) -> tuple[str, SecretStr]:
-        key_id = created.key.id
-        for pause in itertools.chain([0.0], self._backoff()):
-            self._sleep(pause)
-            try:
-                key, secret = self.api.get(key_id)
-            except KeyGone:
-                raise ProviderUnavailable(f"IONOS access key {key_id} disappeared while provisioning") from None
-            if key.status == AVAILABLE:
-                access_key = key.access_key or created.key.access_key
-                secret = created.secret_key or secret
-                if not access_key or secret is None:
-                    raise ProviderUnavailable(f"IONOS returned no access key or secret for access key {key_id}")
-                return access_key, secret
-            if key.status == FAILED:
-                why = f"IONOS access key {key_id} FAILED: {key.status_message or 'no reason given'}"
-                permanent = _PERMANENT_FAILURE.search(key.status_message or "")
-                raise ProviderRejected(why) if permanent else ProviderUnavailable(why)
-            if key.status == DESTROYING:
-                raise ProviderUnavailable(f"IONOS access key {key_id} is being deleted while provisioning")
-        raise ProviderUnavailable(
-            f"IONOS access key {key_id} did not become AVAILABLE within {self.block.provisioning_timeout}"
+    def _administrative(self, key: IonosKey, created: IonosKey) -> tuple[str, ...]:
+        """The warning for an allowed administrative key; ProviderRejected for one that is not allowed. A record
+        that does not say counts as administrative (it could be, and nothing broader than asked may pass)."""
+        flag = key.administrative if key.administrative is not None else created.administrative
+        if flag is False:
+            return ()
+        if self.block.allow_administrative_keys:
+            return (ADMIN_WARNING,) if flag else (ADMIN_WARNING.replace("marks", "does not say whether"),)
+        said = "marks it administrative" if flag else "does not say whether it is administrative"
+        raise ProviderRejected(
+            f"IONOS {said} (metadata.administrative): an administrative key can also create buckets and set "
+            f"bucket policies, so keyfob deleted access key {key.id}. Use an API token of a user who is neither "
+            "an administrator nor the contract owner, or set spec.ionos.allowAdministrativeKeys: true"
         )
 
-    def _delete_and_wait(self, keys: list[IonosKey]) -> None:
-        """Delete each key (404 = done), then wait until every one is gone."""
-        for key in keys:
-            if key.status != DESTROYING:
+    def _discard(self, key: IonosKey, why: ProviderError) -> None:
+        """Delete a key we cannot hand out and wait until it is gone. If that fails the error becomes temporary
+        (keeping `why`), so the next issue() finds the key by its description and deletes it first."""
+        try:
+            self.poll.deleted([key])
+        except ProviderError as err:
+            with contextlib.suppress(ProviderError):
                 self.api.delete(key.id)
-        pending = {key.id for key in keys}
-        for pause in itertools.chain([0.0], self._backoff()):
-            self._sleep(pause)
-            for key_id in sorted(pending):
-                try:
-                    self.api.get(key_id)
-                except KeyGone:
-                    pending.discard(key_id)
-            if not pending:
-                return
-        raise ProviderUnavailable(
-            f"IONOS access key(s) {', '.join(sorted(pending))} still present {self.block.provisioning_timeout} "
-            "after delete; will check again"
-        )
-
-    def _discard(self, key_id: str) -> None:
-        """Best effort: a key we cannot hand out goes again (its description lets the next issue find it)."""
-        with contextlib.suppress(ProviderError):
-            self.api.delete(key_id)
+            raise ProviderUnavailable(f"{why}; access key {key.id} could not be deleted yet: {err}") from None

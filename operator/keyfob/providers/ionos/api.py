@@ -6,8 +6,10 @@ Contract (ionos-cloud/sdk-python-object-storage-management docs/api/AccesskeysAp
     GET    /accesskeys/{id}          -> AccessKeyRead
     GET    /accesskeys?offset=&limit= (limit 1..1000, default 100) -> AccessKeyReadList {items, offset, limit, ...}
     DELETE /accesskeys/{id}          -> empty body
-    AccessKeyRead = {id, type, href, metadata: {status, statusMessage, ...}, properties: {description,
-                     accessKey, secretKey, canonicalUserId, contractUserId}}
+    AccessKeyRead = {id, type, href, metadata: {status, statusMessage, administrative?, ...}, properties:
+                     {description, accessKey, secretKey, canonicalUserId, contractUserId}}
+    metadata.administrative (optional bool; sdk-go-object-storage-management docs/models/MetadataWithStatus.md):
+        "Administrative keys can create buckets and set bucket policies"; absent = IONOS did not say.
     status: PROVISIONING -> AVAILABLE, DESTROYING after a delete, FAILED (statusMessage says why)
     errors: Error {httpStatus, messages: [{errorCode, message}]}
 Authentication: "Authorization: Bearer <token>". The secret key is read from the create response (and, should
@@ -47,6 +49,7 @@ class IonosKey:
     description: str | None
     access_key: str | None
     status_message: str | None = None
+    administrative: bool | None = None  # None: the record does not say
 
 
 @dataclass(frozen=True)
@@ -70,14 +73,15 @@ def _error_detail(response: httpx.Response) -> str:
 def _parse(item: Any, what: str) -> IonosKey:
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
         raise ProviderUnavailable(f"IONOS {what}: response lacks an access key id")
-    metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-    properties = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+    metadata: dict[str, Any] = m if isinstance(m := item.get("metadata"), dict) else {}
+    properties: dict[str, Any] = p if isinstance(p := item.get("properties"), dict) else {}
     return IonosKey(
         id=item["id"],
         status=str(metadata.get("status") or ""),
         description=properties.get("description"),
         access_key=properties.get("accessKey") or None,
         status_message=metadata.get("statusMessage"),
+        administrative=admin if isinstance(admin := metadata.get("administrative"), bool) else None,
     )
 
 

@@ -7,6 +7,13 @@ added, and revoking deletes that root key, which kills the credential at the sat
 the project's keys by that name prefix. Issuing again under the same name replaces the root key (its
 secret died with the crashed attempt) instead of creating a second one.
 
+Revocation is not instant: the satellite caches API keys (storj/storj satellite/satellitedb/mud.go,
+APIKeysCache.Expiration, default 60s), so a deleted root key keeps working for up to a minute. Capabilities
+.revocation_delay, every issued key's warnings and every Revoked result say so.
+
+Ownership (invariant 7): revoke() and the replace in issue() act only when the key name names the request and
+the console's own record, the root key's exact name, is '<prefix><this cluster>/<that key name>'.
+
 Without a console key the parent grant is restricted directly. Such credentials cannot be revoked: they stop
 at their not_after, so every request needs an expiry and revoke() refuses.
 
@@ -36,10 +43,12 @@ from keyfob.contract import (
     IssuedKey,
     KeyRef,
     OwnedKey,
+    OwnershipUnproven,
     ProviderError,
     ProviderRejected,
+    Revoked,
 )
-from keyfob.contract.naming import parse_key_name
+from keyfob.contract.naming import names_request, parse_key_name
 from keyfob.providers.storj.auth_service import AuthServiceClient
 from keyfob.providers.storj.authorize import VERSION_OBJECT_LOCK
 from keyfob.providers.storj.console import ConsoleClient, ConsoleKey, CreatedKey, NameTaken
@@ -55,6 +64,11 @@ _shared_http: httpx.Client | None = None
 _shared_http_lock = threading.Lock()
 
 Clock = Callable[[], datetime]
+REVOCATION_DELAY = "within about a minute"
+DELAY_WARNING = (
+    "revocation is delayed: Storj satellites cache API keys for about a minute, so this key keeps working for up "
+    "to a minute after keyfob revokes it"
+)
 
 
 def _utcnow() -> datetime:
@@ -103,6 +117,7 @@ class StorjProvider:
             prefix_scope=False,
             native_expiry=True,
             revocable=self.console is not None,
+            revocation_delay=REVOCATION_DELAY if self.console is not None else None,
         )
         self._reported_endpoint: str | None = None
 
@@ -142,6 +157,8 @@ class StorjProvider:
         root: Macaroon | None = None
         created: CreatedKey | None = None
         if self.console is not None:
+            if not names_request(grant.key_name, grant.request.uid):
+                raise OwnershipUnproven(f"{grant.key_name!r} is not a key name keyfob derives for this request")
             created = self._fresh_root_key(self.root_key_name(grant.key_name))
             root = self._usable_root(created, grant)
         try:
@@ -164,18 +181,25 @@ class StorjProvider:
             secret_access_key=registration.secret_key,
             expires_at=expires,
             expiry_native=True,
+            warnings=(DELAY_WARNING,) if created is not None else (),
         )
 
-    def revoke(self, ref: KeyRef) -> None:
+    def revoke(self, ref: KeyRef) -> Revoked | None:
         if self.console is None:
             raise ProviderRejected(
                 "this Storj provider has no console REST key, so keyfob cannot revoke "
                 f"{ref.access_key_id or ref.key_name}; it stops working at its expiry (not_after caveat)"
             )
+        if not names_request(ref.key_name, ref.owner_uid):
+            raise OwnershipUnproven(f"{ref.key_name!r} is not a key name keyfob derives for this request")
         name = self.root_key_name(ref.key_name)
-        for key in self.console.find(name):
-            if key.name == name:
-                self.console.delete(key.id)
+        found = [key for key in self.console.find(name) if key.name == name]  # the record: its exact name
+        for key in found:
+            self.console.delete(key.id)
+        if not found:
+            return None
+        why = "the satellite caches API keys for up to 60 s"
+        return Revoked("delete", effective=f"{REVOCATION_DELAY} ({why})")
 
     def list_owned(self) -> list[OwnedKey]:
         if self.console is None:

@@ -7,6 +7,11 @@ satellite/console/consoleweb/consoleapi/api.gen.go and apidocs.gen.md; service s
            -> {"apiKeys": [...], "pageCount", "currentPage", "totalCount", ...}; every query parameter is
            required; search is a case-insensitive substring match (SQL LIKE) on the name.
 
+A 403 to create means the project or the REST key may not create API keys: projects with Storj-managed
+(satellite-managed) encryption refuse it (storj/design-docs 20240129-satellite-managed-encryption.md; the check
+lives in satellite/console/service.go), and so does a REST key whose account plan or project role does not allow
+it. That is raised as ProviderRejected with those causes named.
+
 Authentication: "Authorization: Bearer <console REST API key>". Deleting a root API key makes every access grant
 derived from it stop working, which is how keyfob revokes.
 """
@@ -18,8 +23,8 @@ from dataclasses import dataclass
 import httpx
 from pydantic import SecretStr
 
-from keyfob.contract import ProviderUnavailable
-from keyfob.providers.common.http import raise_for, transport_failure
+from keyfob.contract import ProviderRejected, ProviderUnavailable
+from keyfob.providers.common.http import error_text, raise_for, transport_failure
 
 PAGE_SIZE = 50
 ORDER_BY_NAME = 1
@@ -64,6 +69,13 @@ class ConsoleClient:
         )
         if response.status_code == 409:
             raise NameTaken(name)
+        if response.status_code == 403:
+            raise ProviderRejected(
+                f"console create API key: HTTP 403: {error_text(response, (self._rest_key,))}: the satellite will "
+                "not create API keys for this project and REST key; projects with Storj-managed encryption "
+                "cannot create API keys over REST, and the REST key's account plan and project role must allow "
+                "it (see the README's Storj section)"
+            )
         raise_for("console create API key", response, scrub=(self._rest_key,))
         body = _json(response, "console create API key")
         info = body.get("keyInfo") or {}

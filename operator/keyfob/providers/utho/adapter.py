@@ -1,15 +1,18 @@
 """Utho adapter: one named Utho access key per issued key, granted one permission on each requested bucket.
 
-- Scope: read / write / read-write per bucket, mapped exactly (utho_scope); prefixes, object-lock rights and
-  rights Utho bundles with others are refused by unsupported() before any key exists.
+- Scope: `read` = read+list, `write` = write+delete, mapped exactly (utho.scope); read+write together, prefixes
+  and object-lock rights are refused by unsupported() before any key exists (Utho's `full` is never used: it may
+  allow more than read+write).
 - Expiry: none at Utho; keyfob revokes at expiry.
-- Revocation: Utho's API (uthoplatforms/utho-go) has no delete for access keys, only a status change, so
-  revoke() DISABLES the key and then re-lists to confirm Utho no longer reports it as working; already disabled
-  or gone is success. Disabled keys stay in the Utho account (docs/providers/utho.md).
-- issue: keys under this cluster and key name that still work are leftovers of a crashed attempt (their secret
-  is lost): they are disabled first, and the new key gets the next attempt number (names are unique and cannot
-  be freed). If a grant fails, the new key is disabled again before the error is raised.
-- list_owned: working keys whose name parses under this cluster (utho_naming), grouped by key name.
+- Revocation (utho.revoke): status "remove", confirmed by listing; a key Utho will not remove is disabled and
+  the Revoked result says "disable". Already gone is success.
+- Ownership (invariant 7): a key is acted on only when the key name names the request (names_request) and Utho's
+  own record, the key's name, decodes under this cluster to that key name (utho.naming). An access key id from
+  status that Utho lists under another name is never touched: OwnershipUnproven, nothing changed.
+- issue: working keys under this cluster and key name are leftovers of a crashed attempt (their secret is lost):
+  they are removed first, and the new key gets the next attempt number. If a grant fails, the new key is
+  removed again before the error is raised.
+- list_owned: working keys whose name parses under this cluster (utho.naming), grouped by key name.
 """
 
 from __future__ import annotations
@@ -29,13 +32,16 @@ from keyfob.contract import (
     IssuedKey,
     KeyRef,
     OwnedKey,
+    OwnershipUnproven,
     ProviderError,
     ProviderRejected,
-    ProviderUnavailable,
+    Revoked,
 )
+from keyfob.contract.naming import names_request
 from keyfob.providers.common.http import shared_client
 from keyfob.providers.utho.api import UthoApi, UthoKey
 from keyfob.providers.utho.naming import MAX_ATTEMPT, name_for, parse_name
+from keyfob.providers.utho.revoke import stop
 from keyfob.providers.utho.scope import scope_problems, utho_permission
 
 P = Permission
@@ -43,13 +49,13 @@ P = Permission
 
 class UthoProvider:
     kind: ClassVar[str] = "utho"
-    # revocable: disabling stops the key (confirmed by re-listing), though the key itself is not deleted.
+    # Revocation removes the key; where Utho refuses, revoke() disables it and its Revoked result says so.
     capabilities = Capabilities(
         permissions=frozenset({P.READ, P.LIST, P.WRITE, P.DELETE}),
         prefix_scope=False,
         native_expiry=False,
         revocable=True,
-        revocation="disable",
+        revocation="delete",
     )
 
     def __init__(
@@ -88,9 +94,12 @@ class UthoProvider:
         permission = utho_permission(grant.permissions - OBJECT_LOCK_PERMISSIONS)
         if permission is None:  # unsupported() already refused it; keep the type checker and the reader sure
             raise ProviderRejected("Utho cannot express the requested permissions")
-        earlier = [(p.attempt, key) for key in self.api.list_keys() if (p := parse_name(self.cluster_id, key.name))
+        if not names_request(grant.key_name, grant.request.uid):
+            raise OwnershipUnproven(f"{grant.key_name!r} is not a key name keyfob derives for this request")
+        listing = self.api.list_keys()
+        earlier = [(p.attempt, key) for key in listing if (p := parse_name(self.cluster_id, key.name))
                    and p.key_name == grant.key_name]
-        self._disable_confirmed([key for _, key in earlier if key.live])  # a crashed attempt: its secret is lost
+        stop(self.api, [key for _, key in earlier], listing)  # a crashed attempt: its secret is lost
         attempt = max((n for n, _ in earlier), default=0) + 1
         if attempt > MAX_ATTEMPT:
             raise ProviderRejected(f"{grant.key_name} has been attempted {MAX_ATTEMPT} times at Utho; giving up")
@@ -100,8 +109,9 @@ class UthoProvider:
             for bucket in grant.buckets:
                 self.api.grant(bucket.name, permission, access_key)
         except ProviderError:
-            with contextlib.suppress(ProviderError):  # the next issue() or revoke() disables it otherwise
-                self.api.disable(UthoKey(name, access_key, "Active"))
+            with contextlib.suppress(ProviderError):  # the next issue() or revoke() removes it otherwise
+                created = UthoKey(name, access_key, "Active")
+                stop(self.api, [created], [created])
             raise
         return IssuedKey(
             key_name=grant.key_name,
@@ -111,9 +121,9 @@ class UthoProvider:
             expiry_native=False,
         )
 
-    def revoke(self, ref: KeyRef) -> None:
-        targets = [key for key in self.api.list_keys() if key.live and self._matches(key, ref)]
-        self._disable_confirmed(targets)
+    def revoke(self, ref: KeyRef) -> Revoked | None:
+        listing = self.api.list_keys()
+        return stop(self.api, self._proven(ref, listing), listing)
 
     def list_owned(self) -> list[OwnedKey]:
         grouped: dict[str, list[str]] = {}
@@ -128,20 +138,16 @@ class UthoProvider:
 
     # ---- helpers ------------------------------------------------------------------------------------------
 
-    def _matches(self, key: UthoKey, ref: KeyRef) -> bool:
-        if ref.access_key_id and key.access_key == ref.access_key_id:
-            return True
-        parsed = parse_name(self.cluster_id, key.name)
-        return parsed is not None and parsed.key_name == ref.key_name
-
-    def _disable_confirmed(self, keys: list[UthoKey]) -> None:
-        """Disable each key, then re-list: Utho must no longer report any of them as working."""
-        if not keys:
-            return
-        for key in keys:
-            self.api.disable(key)
-        wanted = {key.access_key for key in keys}
-        still = [key for key in self.api.list_keys() if key.access_key in wanted and key.live]
-        if still:
-            listed = ", ".join(f"{key.name} ({key.status or 'no status'})" for key in still)
-            raise ProviderUnavailable(f"Utho still lists access key(s) as working after disabling them: {listed}")
+    def _proven(self, ref: KeyRef, listing: list[UthoKey]) -> list[UthoKey]:
+        """The listed keys Utho's own record (their names) ties to ref.key_name under this cluster; refuses a ref
+        whose name is not the request's, or whose access key id Utho lists under any other name."""
+        if not names_request(ref.key_name, ref.owner_uid):
+            raise OwnershipUnproven(f"{ref.key_name!r} is not a key name keyfob derives for this request")
+        ours = [key for key in listing if (p := parse_name(self.cluster_id, key.name)) and p.key_name == ref.key_name]
+        hinted = [key for key in listing if ref.access_key_id and key.access_key == ref.access_key_id]
+        if any(key not in ours for key in hinted):
+            raise OwnershipUnproven(
+                f"Utho lists access key {ref.access_key_id} under a name that is not keyfob's for {ref.key_name} "
+                "in this cluster; it was not touched"
+            )
+        return ours

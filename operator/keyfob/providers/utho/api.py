@@ -1,15 +1,24 @@
-"""Client for Utho's object-storage access-key endpoints (base https://api.utho.com/v2/), after
-uthoplatforms/utho-go utho/object_storage.go:
+"""Client for Utho's object-storage access-key endpoints (base https://api.utho.com/v2/).
 
-    GET  objectstorage/{dc}/accesskeys                 -> {accesskeys: [{name, accesskey, dcslug, status, created_at}]}
-    POST objectstorage/{dc}/accesskey/create           {"accesskey": <name>} -> {status, message, accesskey, secretkey}
-    POST objectstorage/{dc}/bucket/{bucket}/permission/{permission}/accesskey/{accesskey}   (no body)
-    POST objectstorage/{dc}/accesskey/{name}/status    {"accesskey": <access key>, "status": "disable"}
+Contract, with the file each line was read from (docs/providers/utho.md has the full table):
+
+    GET  objectstorage/{dc}/accesskeys       -> {accesskeys: [{name, accesskey, dcslug, status, created_at}]}
+         (uthoplatforms/utho-go utho/object_storage.go AccessKeys); {data: [{access_key, secret_key, status}]}
+         (niteshkumarsinha/Utho-Go-SDK services/objectstorage/objectstorage.go): both shapes are read
+    POST objectstorage/{dc}/accesskey/create {"accesskey": <name>} -> {status, message, accesskey, secretkey}
+         (utho-go CreateAccessKeyResponse, terraform-provider-utho-prod internal/client/objectstorage.go);
+         {data: {access_key, secret_key}} (Utho-Go-SDK): every spelling is read, none may contradict another
+    POST objectstorage/{dc}/bucket/{bucket}/permission/{permission}/accesskey/{accesskey}   (no body needed:
+         terraform-provider-utho-prod GrantBucketPermission sends none)
+    POST objectstorage/{dc}/accesskey/{name}/status {"accesskey": <access key>, "status": enable|disable|remove}
+         name in the path: utho-go ModifyAccessKey, utho-community/object-storage src/utho-client.ts
+         modifyAccessKey; the ACCESS KEY in the path: terraform-provider-utho-prod UpdateAccessKeyStatus (whose
+         DeleteAccessKey sends status "remove"); keyfob tries the name first, then the access key.
 
 Authentication: "Authorization: Bearer <API key>". Utho may answer HTTP 2xx with {"status": "error", "message"}:
 like the SDK, any `status` other than "success" (or absent) is an error. Its message decides the class: rate
 limits -> ProviderThrottled, "try again"/"temporarily"/timeouts/maintenance -> ProviderUnavailable, anything else
-(validation, name taken, unknown bucket, bad permission) -> ProviderRejected.
+(validation, name taken, unknown bucket, bad permission or status) -> ProviderRejected.
 """
 
 from __future__ import annotations
@@ -25,9 +34,10 @@ from pydantic import SecretStr
 from keyfob.contract import ProviderRejected, ProviderThrottled, ProviderUnavailable
 from keyfob.providers.common.http import classify, json_body, scrubbed, send
 
-DISABLE = "disable"  # the status value sent to disable a key (not in the SDK; see docs/providers/utho.md)
-# Listed statuses that mean "this key no longer works"; the SDK's sample of a working key says "Active".
-DISABLED_STATUSES = frozenset({"disabled", "disable", "inactive", "suspended"})
+REMOVE, DISABLE = "remove", "disable"
+# Listed statuses that mean "this key no longer works"; utho-go's sample of a working key says "Active", the
+# Terraform docs (terraform-provider-utho-prod docs/resources/object_storage_key.md) say "enable" / "disable".
+DEAD_STATUSES = frozenset({"disabled", "disable", "inactive", "suspended", "remove", "removed", "deleted"})
 _THROTTLED = re.compile(r"too many|rate.?limit|throttl", re.IGNORECASE)
 _TEMPORARY = re.compile(r"try again|temporar|timed? ?out|maintenance|unavailable|internal", re.IGNORECASE)
 
@@ -40,7 +50,7 @@ class UthoKey:
 
     @property
     def live(self) -> bool:
-        return self.status.strip().lower() not in DISABLED_STATUSES
+        return self.status.strip().lower() not in DEAD_STATUSES
 
 
 def body_error(what: str, message: str) -> Exception:
@@ -51,6 +61,14 @@ def body_error(what: str, message: str) -> Exception:
     if _TEMPORARY.search(message):
         return ProviderUnavailable(text)
     return ProviderRejected(text)
+
+
+def _first(item: dict[str, Any], *names: str) -> str | None:
+    """The one value these spellings agree on; ProviderUnavailable when two spellings disagree."""
+    values = {v for n in names if isinstance(v := item.get(n), str) and v}
+    if len(values) > 1:
+        raise ProviderUnavailable(f"Utho answered contradicting {' / '.join(names)}")
+    return values.pop() if values else None
 
 
 class UthoApi:
@@ -78,11 +96,11 @@ class UthoApi:
 
     def list_keys(self) -> list[UthoKey]:
         body = self._call("list access keys", "GET", f"objectstorage/{self.dc}/accesskeys")
-        keys = body.get("accesskeys") or []
+        keys = body.get("accesskeys") if "accesskeys" in body else body.get("data")
         if not isinstance(keys, list):
-            raise ProviderUnavailable("Utho list access keys: 'accesskeys' is not a list")
+            raise ProviderUnavailable("Utho list access keys: neither 'accesskeys' nor 'data' is a list")
         return [
-            UthoKey(str(k.get("name") or ""), str(k.get("accesskey") or ""), str(k.get("status") or ""))
+            UthoKey(str(k.get("name") or ""), _first(k, "accesskey", "access_key") or "", str(k.get("status") or ""))
             for k in keys
             if isinstance(k, dict)
         ]
@@ -90,9 +108,15 @@ class UthoApi:
     def create_key(self, name: str) -> tuple[str, SecretStr]:
         path = f"objectstorage/{self.dc}/accesskey/create"
         body = self._call("create access key", "POST", path, json={"accesskey": name})
-        access_key, secret = body.get("accesskey"), body.get("secretkey")
-        if not isinstance(access_key, str) or not access_key or not isinstance(secret, str) or not secret:
-            raise ProviderUnavailable(f"Utho create access key {name}: answer lacks accesskey or secretkey")
+        data: dict[str, Any] = d if isinstance(d := body.get("data"), dict) else {}
+        merged = {**data, **{k: v for k, v in body.items() if k != "data"}}
+        clash = {k for k in data if k in body and body[k] != data[k]}
+        if clash:
+            raise ProviderUnavailable(f"Utho create access key {name}: answer contradicts itself")
+        access_key = _first(merged, "accesskey", "access_key")
+        secret = _first(merged, "secretkey", "secret_key")
+        if not access_key or not secret:
+            raise ProviderUnavailable(f"Utho create access key {name}: answer lacks the access key or secret key")
         return access_key, SecretStr(secret)
 
     def grant(self, bucket: str, permission: str, access_key: str) -> None:
@@ -102,7 +126,9 @@ class UthoApi:
         )
         self._call(f"grant {permission} on bucket {bucket}", "POST", path)
 
-    def disable(self, key: UthoKey) -> None:
-        path = f"objectstorage/{self.dc}/accesskey/{quote(key.name, safe='')}/status"
-        body = {"accesskey": key.access_key, "status": DISABLE}
-        self._call(f"disable access key {key.name}", "POST", path, json=body)
+    def set_status(self, key: UthoKey, status: str, by_access_key: bool = False) -> None:
+        """Change a listed key's status; the path names the key by name, or by access key (see module doc)."""
+        ident = key.access_key if by_access_key else key.name
+        path = f"objectstorage/{self.dc}/accesskey/{quote(ident, safe='')}/status"
+        body = {"accesskey": key.access_key, "status": status}
+        self._call(f"{status} access key {key.name}", "POST", path, json=body)
