@@ -75,3 +75,12 @@ class ConnectionInfo:
     endpoint: str | None
     region: str | None
     extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def revocation_words(result: Revoked | None, revoked_word: str, delay: str | None) -> str:
+    """How an event says what revoke() did: the adapter's own result if it gave one, else the capability's word,
+    with the provider's revocation delay when it has one ("revoked (takes effect within about a minute)")."""
+    if result is not None:
+        return result.message()
+    return revoked_word + (f" (takes effect {delay})" if delay else "")
+

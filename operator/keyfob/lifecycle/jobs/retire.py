@@ -7,6 +7,7 @@ from __future__ import annotations
 from keyfob.api.common import ConditionStatus
 from keyfob.api.request import KeyRecord, ProviderRef
 from keyfob.contract import KeyRef, OwnershipUnproven, ProviderError
+from keyfob.contract.keys import revocation_words
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.crashpoints import crashpoint
 from keyfob.lifecycle.jobs.book import StatusBook
@@ -66,9 +67,11 @@ def _revoke_record(book: StatusBook, providers: ProviderPort, record: KeyRecord)
     try:
         provider = issuer_of(providers, book.view.namespace, _issuer(book, record.provider_ref))
         if provider.adapter.capabilities.revocable:
-            provider.adapter.revoke(KeyRef(record.key_name, book.view.uid, record.access_key_id))
+            caps = provider.adapter.capabilities
+            result = provider.adapter.revoke(KeyRef(record.key_name, book.view.uid, record.access_key_id))
             crashpoint("after-provider-revoke")
-            book.out.normal(Reason.REVOKED, f"access key {label} {provider.adapter.capabilities.revoked_word}")
+            words = revocation_words(result, caps.revoked_word, caps.revocation_delay)
+            book.out.normal(Reason.REVOKED, f"access key {label} {words}")
             book.out.revoked += 1
         else:
             book.out.normal("ExpiresOnly", f"access key {label} is not revocable at {provider.label}: it stays "

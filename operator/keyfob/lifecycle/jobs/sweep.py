@@ -8,11 +8,13 @@ status.pending before the key is created, so any key seen in the first listing i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from keyfob.contract import KeyRef, OwnedKey
+from keyfob.contract import KeyRef, OwnedKey, OwnershipUnproven, Provider, ProviderError
+from keyfob.contract.keys import revocation_words
 from keyfob.contract.naming import parse_key_name
+from keyfob.lifecycle.outcome import Outcome
 from keyfob.lifecycle.request_view import parse_status
 
 
@@ -38,3 +40,37 @@ def orphan_ref(key: OwnedKey) -> KeyRef:
     parsed = parse_key_name(key.key_name)
     owner = key.request_uid or (parsed[0] if parsed else "")
     return KeyRef(key.key_name, owner, key.access_key_ids[0] if key.access_key_ids else None)
+
+
+def sweep_orphans(
+    adapter: Provider,
+    list_requests: Callable[[], Iterable[Mapping[str, Any]]],
+    list_secret_key_names: Callable[[], Iterable[str]],
+) -> Outcome:
+    """Revoke what the provider shows as keyfob's that nobody holds. The provider is listed first (see above);
+    each revoke is proven at the provider by the adapter, so a look-alike is never touched."""
+    out = Outcome()
+    if not adapter.capabilities.revocable:
+        return out
+    try:
+        owned = adapter.list_owned()
+    except ProviderError as err:
+        out.warning("SweepSkipped", f"orphan sweep skipped: {err}")
+        return out
+    if not owned:
+        return out
+    held = held_key_names(list_requests(), list_secret_key_names())
+    caps = adapter.capabilities
+    for key in orphans(owned, held):
+        try:
+            result = adapter.revoke(orphan_ref(key))
+        except OwnershipUnproven as err:
+            out.warning("OrphanNotOurs", f"{key.key_name} left alone: {err}")
+            continue
+        except ProviderError as err:
+            out.warning("OrphanNotRevoked", f"orphan {key.key_name} not revoked yet: {err}")
+            continue
+        words = revocation_words(result, caps.revoked_word, caps.revocation_delay)
+        out.normal("OrphanRevoked", f"{words} orphaned key {key.key_name} (no request or Secret holds it)")
+        out.revoked += 1
+    return out
