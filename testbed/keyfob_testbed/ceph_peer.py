@@ -297,6 +297,10 @@ class CephPeer:
                           retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30),
         )  # fmt: skip
 
+    def anonymous_get(self, path: str) -> int:
+        """HTTP status of an unauthenticated GET (is an object public?)."""
+        return httpx.get(self.endpoint + path, timeout=10.0).status_code
+
     def owner_client(self) -> Any:
         return self.client(self.owner_access_key, self.owner_secret_key)
 

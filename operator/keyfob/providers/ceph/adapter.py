@@ -1,7 +1,8 @@
 """Ceph RGW adapter: one RGW user per issued key, with an IAM-style user policy and one S3 key.
 
 - issue: the user 'keyfob-<cluster id>-<key name>' (see naming) is created without keys and unable to create
-  buckets; its user policy (scope.render) is set through RGW's IAM endpoint; then one key is generated. If the
+  buckets; one key is generated; then its user policy (scope.render) is set through RGW's IAM endpoint, last,
+  because Admin Ops changes to a user drop its user policies (measured on 16.2.15). If the
   user exists (a crashed earlier attempt for the same key name) it is adopted only when its display name proves
   keyfob made it for this request; its old keys are removed first, so exactly one key of it works.
 - revoke: remove the user (with its keys and policy) after the same proof; already gone is success.
@@ -87,8 +88,10 @@ class CephRgwProvider:
                 self.admin.remove_key(uid, access_key)
             known = existing.access_key_ids
         try:
-            self.admin.put_user_policy(uid, scope.POLICY_NAME, policy)
+            # Key first, policy last: on 16.2 every Admin Ops change to a user (a key created or removed, a
+            # modify) drops its IAM user policies. Until the policy lands the key may do nothing at all.
             access_key, secret = self.admin.create_key(uid, known)
+            self.admin.put_user_policy(uid, scope.POLICY_NAME, policy)
         except UserGone:
             raise ProviderUnavailable(f"RGW user {uid} vanished while being issued") from None
         return IssuedKey(
