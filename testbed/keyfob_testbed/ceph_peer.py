@@ -23,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -308,7 +308,7 @@ class CephPeer:
         """An rgwadmin.RGWAdmin with the admin user's keys."""
         from rgwadmin.rgw import RGWAdmin
 
-        return RGWAdmin(access_key=self.admin_access_key, secret_key=self.admin_secret_key,
+        return cast(Any, RGWAdmin)(access_key=self.admin_access_key, secret_key=self.admin_secret_key,
                         server=f"{LOOPBACK}:{self.rgw_port}", secure=False, timeout=30)  # fmt: skip
 
     def admin_secret_data(self) -> dict[str, str]:
