@@ -5,5 +5,6 @@ pytest_plugins = [
     "keyfob_testbed.pytest_plugin",
     "keyfob_testbed.operator_fixtures",
     "keyfob_testbed.minio_fixtures",
+    "keyfob_testbed.ceph_fixtures",
     "keyfob_testbed.provider_fakes_fixtures",
 ]

@@ -1,7 +1,8 @@
 """The same operator-level lifecycle, run unchanged against every provider peer here: moto (AWS IAM), a real
 MinIO, and contract fakes where no real peer can run: Storj (auth service + console REST, following storj/edge
 and storj/storj's published contracts, keyfob_testbed.storj_fakes), IONOS (Object Storage Management API,
-keyfob_testbed.ionos_fake) and Utho (utho-go's object-storage calls, keyfob_testbed.utho_fake).
+keyfob_testbed.ionos_fake) and Utho (utho-go's object-storage calls, keyfob_testbed.utho_fake); and a real
+single-node Ceph RGW (keyfob_testbed.ceph_peer).
 Each test acts as a user and checks the credential:
 issue -> Secret -> the key works -> rotate -> revoke; orphan sweep; SIGKILL at each write of an issue."""
 
@@ -21,7 +22,7 @@ from keyfob_testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 SATELLITE = "12EayRS2V1kEsWESU9QMRseFhdxYxKicsiFmxrsLZHeLUtdps3S@satellite.invalid:7777"
-PROVIDERS = ["aws", "minio", "storj", "ionos", "utho"]
+PROVIDERS = ["aws", "minio", "storj", "ionos", "utho", "ceph"]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,8 @@ def harness(request: pytest.FixtureRequest) -> ProviderHarness:
     if request.param == "storj":
         keys, auth, console, parent = request.getfixturevalue("storj_peers")
         return StorjHarness(keys, auth, console, parent)
-    harness: ProviderHarness = request.getfixturevalue(f"{request.param}_harness")  # IONOS / Utho contract fakes
+    # IONOS / Utho contract fakes, the real Ceph peer
+    harness: ProviderHarness = request.getfixturevalue(f"{request.param}_harness")
     return harness
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from keyfob.api.blocks.aws import AwsProviderBlock
+from keyfob.api.blocks.ceph import CephProviderBlock
 from keyfob.api.blocks.ionos import IonosProviderBlock
 from keyfob.api.blocks.minio import MinioProviderBlock
 from keyfob.api.blocks.storj import StorjProviderBlock
@@ -131,6 +132,9 @@ class ProviderSpec(CamelModel):
     )
     utho: UthoProviderBlock | None = Field(
         default=None, description="Utho Object Storage: named access keys with a permission per bucket."
+    )
+    ceph: CephProviderBlock | None = Field(
+        default=None, description="A Ceph RADOS Gateway: one RGW user with a user policy per key."
     )
     guardrails: Guardrails = Field(default_factory=Guardrails, description="What requests may ask for.")
 

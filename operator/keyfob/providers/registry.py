@@ -11,6 +11,7 @@ from typing import Any
 
 from keyfob.contract import Provider
 from keyfob.providers.aws.adapter import AwsIamProvider
+from keyfob.providers.ceph.adapter import CephRgwProvider
 from keyfob.providers.ionos.adapter import IonosProvider
 from keyfob.providers.minio.adapter import MinioServiceAccountProvider
 from keyfob.providers.storj.adapter import StorjProvider
@@ -22,6 +23,7 @@ ProviderFactory = Callable[[Any, Mapping[str, str], str], Provider]
 
 ADAPTERS: Mapping[str, ProviderFactory] = {
     "aws": AwsIamProvider,
+    "ceph": CephRgwProvider,
     "ionos": IonosProvider,
     "minio": MinioServiceAccountProvider,
     "storj": StorjProvider,
