@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 ADMIN_USER = "keyfob-admin"
 ADMIN_GROUP = "system:masters"
-CONTROLLERS = "garbage-collector-controller,namespace-controller"
+# clusterrole-aggregation fills the built-in edit/admin/view roles from labelled ClusterRoles (the chart's tenant
+# roles aggregate into them, and the hostile-tenant tests bind the built-in `edit`).
+CONTROLLERS = "garbage-collector-controller,namespace-controller,clusterrole-aggregation-controller"
 TEMP_PREFIX = "keyfob-envtest-"
 ENV_KEEP = "KEYFOB_TESTBED_KEEP"
 
@@ -276,7 +278,7 @@ def _launch_once(bins: _binaries.Binaries) -> TestCluster:
         )
         timings["apiserver_ready"] = time.monotonic() - t
 
-        # kube-controller-manager (garbage collection, namespace deletion)
+        # kube-controller-manager (garbage collection, namespace deletion, ClusterRole aggregation)
         if bins.kube_controller_manager is not None:
             kcm = ManagedProcess(
                 "kube-controller-manager",
