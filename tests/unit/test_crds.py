@@ -78,3 +78,24 @@ def test_admission_policy_protects_every_status_field_but_approval() -> None:
     assert "x-kubernetes-preserve-unknown-fields" not in json.dumps(status), "unknown status fields would slip past"
     template = (helm_tool.CHART / "templates" / "admission.yaml").read_text()
     assert 'files/operator-status-fields.yaml' in template and "range $fields" in template
+
+
+def _untyped(node: object, path: str) -> list[str]:
+    """Schema nodes without a type (the API server rejects such a CRD as not structural)."""
+    if not isinstance(node, dict):
+        return []
+    found = [] if "type" in node or "x-kubernetes-int-or-string" in node else [path]
+    for name, child in (node.get("properties") or {}).items():
+        found += _untyped(child, f"{path}.{name}")
+    if isinstance(node.get("items"), dict):
+        found += _untyped(node["items"], f"{path}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        found += _untyped(node["additionalProperties"], f"{path}{{}}")
+    return found
+
+
+def test_every_schema_node_has_a_type() -> None:
+    """A json_schema_extra that replaces `items` drops its type: the API server then refuses the whole CRD."""
+    for definition in crd.definitions():
+        schema = crd.render(definition)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        assert _untyped(schema, definition.kind) == []

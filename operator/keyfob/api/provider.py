@@ -49,7 +49,16 @@ class Guardrails(CamelModel):
             "it serves nobody (fail closed): write names: ['*'] to allow every namespace."
         ),
     )
-    allowed_buckets: list[Annotated[str, Field(max_length=128, pattern=BUCKET_GUARD_PATTERN)]] = Field(
+    allowed_buckets: list[
+        Annotated[
+            str,
+            Field(
+                max_length=128,
+                pattern=BUCKET_GUARD_PATTERN,
+                json_schema_extra={"x-kubernetes-validations": [NAMESPACE_PLACEHOLDER_RULE_BUCKET]},
+            ),
+        ]
+    ] = Field(
         default_factory=list,
         description=(
             "Bucket name patterns: '*' matches any run of characters, '{namespace}' the request's namespace and "
@@ -58,9 +67,17 @@ class Guardrails(CamelModel):
             "every bucket; a ClusterAccessKeyProvider without it serves nobody: write ['*'] to allow all."
         ),
         max_length=64,
-        json_schema_extra={"items": {"x-kubernetes-validations": [NAMESPACE_PLACEHOLDER_RULE_BUCKET]}},
     )
-    allowed_prefixes: list[Annotated[str, Field(max_length=512, pattern=PREFIX_GUARD_PATTERN)]] = Field(
+    allowed_prefixes: list[
+        Annotated[
+            str,
+            Field(
+                max_length=512,
+                pattern=PREFIX_GUARD_PATTERN,
+                json_schema_extra={"x-kubernetes-validations": [NAMESPACE_PLACEHOLDER_RULE_PREFIX]},
+            ),
+        ]
+    ] = Field(
         default_factory=list,
         description=(
             "Object-key prefix patterns each requested bucket's prefix must match ('*' any run of characters, "
@@ -68,7 +85,6 @@ class Guardrails(CamelModel):
             "When set, a request for a whole bucket (no prefix) is denied. Omit to allow any prefix."
         ),
         max_length=64,
-        json_schema_extra={"items": {"x-kubernetes-validations": [NAMESPACE_PLACEHOLDER_RULE_PREFIX]}},
     )
     allowed_permissions: list[Permission] = Field(
         default_factory=lambda: [Permission.READ, Permission.WRITE, Permission.LIST, Permission.DELETE],
