@@ -33,8 +33,12 @@ if TYPE_CHECKING:
 ADMIN_USER = "keyfob-admin"
 ADMIN_GROUP = "system:masters"
 # clusterrole-aggregation fills the built-in edit/admin/view roles from labelled ClusterRoles (the chart's tenant
-# roles aggregate into them, and the hostile-tenant tests bind the built-in `edit`).
-CONTROLLERS = "garbage-collector-controller,namespace-controller,clusterrole-aggregation-controller"
+# roles aggregate into them, and the hostile-tenant tests bind the built-in `edit`); the admission policy status
+# controller type-checks ValidatingAdmissionPolicies against the CRD schema (status.typeChecking).
+CONTROLLERS = (
+    "garbage-collector-controller,namespace-controller,clusterrole-aggregation-controller,"
+    "validatingadmissionpolicy-status-controller"
+)
 TEMP_PREFIX = "keyfob-envtest-"
 ENV_KEEP = "KEYFOB_TESTBED_KEEP"
 

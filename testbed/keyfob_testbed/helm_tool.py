@@ -5,14 +5,20 @@ chart's and deploy/'s CRD copies and the chart's list of operator-owned status f
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .go_tools import go_install
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 HELM_PACKAGE = "helm.sh/helm/v3/cmd/helm"
 HELM_VERSION = "v3.21.4"
@@ -41,7 +47,7 @@ def template(*, release: str = RELEASE, namespace: str = NAMESPACE, values: dict
     if include_crds:
         args.append("--include-crds")
     for key, value in (values or {}).items():
-        args += ["--set-json", f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}"]
+        args += ["--set-json", f"{key}={json.dumps(value)}"]
     return helm(*args)
 
 
@@ -49,12 +55,72 @@ def documents(text: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
-def operator_status_fields() -> list[str]:
-    """AccessKeyRequest status fields (JSON names) only the operator may write: all but `approval`."""
+def whoami(api: ApiClient) -> str:
+    """The username the API server sees for `api` (SelfSubjectReview, what `kubectl auth whoami` asks)."""
+    from kubernetes import client
+
+    review = client.AuthenticationV1Api(api).create_self_subject_review({"apiVersion": "authentication.k8s.io/v1",
+                                                                        "kind": "SelfSubjectReview"})
+    return str(review.status.user_info.username)
+
+
+def testbed_values(admin: ApiClient) -> dict[str, Any]:
+    """Values for installing the chart into the test bed: the session operator runs as the test bed's admin
+    (whoever that is on an existing cluster), so the admission policy must treat that user as the operator too;
+    the chart's own ServiceAccount always is."""
+    return {"admission.operatorUsernames": [whoami(admin)]}
+
+
+def apply(kubeconfig: Path, docs: list[dict[str, Any]], field_manager: str = "keyfob-test") -> str:
+    """Server-side apply `docs` with kubectl (as a user installs rendered manifests)."""
+    exe = shutil.which("kubectl")
+    if exe is None:
+        raise RuntimeError("kubectl is not on PATH")
+    with tempfile.TemporaryDirectory(prefix="keyfob-apply-") as tmp:
+        manifest = Path(tmp) / "manifest.yaml"
+        manifest.write_text(yaml.safe_dump_all(docs))
+        done = subprocess.run(
+            [exe, f"--kubeconfig={kubeconfig}", f"--cache-dir={Path(tmp) / 'cache'}", "apply", "--server-side",
+             f"--field-manager={field_manager}", "--force-conflicts", "-f", str(manifest)],
+            capture_output=True, text=True, check=False, timeout=120,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"kubectl apply failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def remove_admission_policy(api: ApiClient, name: str) -> None:
+    """Delete the chart's ValidatingAdmissionPolicy and its binding (tests that install the chart clean up, so the
+    rest of the session is not judged by a policy naming another operator)."""
+    from kubernetes import client
+
+    admission = client.AdmissionregistrationV1Api(api)
+    for delete in (admission.delete_validating_admission_policy_binding, admission.delete_validating_admission_policy):
+        try:
+            delete(name)
+        except client.ApiException as err:
+            if err.status != 404:
+                raise
+
+
+def operator_status_fields() -> list[dict[str, Any]]:
+    """AccessKeyRequest status fields only the operator may write (all but `approval`), by JSON name, each with
+    the default the CRD schema gives it: the API server fills that in when a status first appears, so the
+    admission policy compares `object.?status.?f.orValue(default)` with the old value the same way."""
+    from keyfob.api import crd
     from keyfob.api.request import AccessKeyRequestStatus
 
-    names = [field.alias or name for name, field in AccessKeyRequestStatus.model_fields.items()]
-    return [n for n in names if n != "approval"]
+    schema = crd.structural_schema(AccessKeyRequestStatus)["properties"]
+    fields: list[dict[str, Any]] = []
+    for name, field in AccessKeyRequestStatus.model_fields.items():
+        alias = field.alias or name
+        if alias == "approval":
+            continue
+        entry: dict[str, Any] = {"name": alias}
+        if "default" in schema[alias]:
+            entry["default"] = schema[alias]["default"]
+        fields.append(entry)
+    return fields
 
 
 def generated_from_models() -> dict[Path, str]:

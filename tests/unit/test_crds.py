@@ -66,7 +66,7 @@ def test_admission_policy_protects_every_status_field_but_approval() -> None:
     from keyfob.api.request import AccessKeyRequestStatus
     from keyfob_testbed import helm_tool
 
-    listed = yaml.safe_load(helm_tool.STATUS_FIELDS.read_text())
+    listed = [entry["name"] for entry in yaml.safe_load(helm_tool.STATUS_FIELDS.read_text())]
     aliases = [f.alias or n for n, f in AccessKeyRequestStatus.model_fields.items()]
     assert listed == [a for a in aliases if a != "approval"], (
         "helm/keyfob/files/operator-status-fields.yaml is stale: run python -m keyfob_testbed.helm_tool render-deploy"
