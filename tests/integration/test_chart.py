@@ -345,3 +345,36 @@ def test_removing_one_rule_from_the_chart_breaks_the_operator(
             delete_cluster_provider(aws_setup, provider_name)
         apply_server_side(kubectl, rendered, tmp_path)  # restore the full role for later tests
         exclusive_operator.stop_all()
+
+
+def test_operator_with_watch_namespaces_works_from_namespaced_roles(
+    rendered: list[dict[str, Any]], aws_setup: AwsSetup, exclusive_operator: OperatorFactory, kubectl: Any,
+    kube_api: Any, test_cluster: Any, tmp_path: Path, leak_watch: LeakWatch,
+) -> None:
+    """watchNamespaces: Secrets and keyfob objects come from a Role in each watched namespace, not a ClusterRole,
+    and the operator still issues and revokes (the orphan sweep is not exercised: see the chart's README)."""
+    from kubernetes import client
+
+    objects = aws_setup.objects
+    docs = helm_tool.documents(helm_tool.template(
+        release="kfchart", namespace="kfchart-system",
+        values={**helm_tool.testbed_values(kube_api), "watchNamespaces": [objects.namespace]}))
+    role = next(d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "kfchart-keyfob")
+    assert not any("secrets" in r["resources"] for r in role["rules"])
+    extra = [d for d in docs if d["kind"] in ("Role", "RoleBinding")]
+    rbac = client.RbacAuthorizationV1Api(kube_api)
+    try:
+        kubeconfig = chart_identity(kubectl, kube_api, test_cluster, docs, tmp_path)
+        exclusive_operator.start(kubeconfig=kubeconfig)
+        scenario(aws_setup, leak_watch)
+        assert "forbidden" not in exclusive_operator.logs().lower()
+    finally:
+        exclusive_operator.stop_all()
+        apply_server_side(kubectl, rendered, tmp_path)
+        for doc in extra:
+            delete = rbac.delete_namespaced_role if doc["kind"] == "Role" else rbac.delete_namespaced_role_binding
+            try:
+                delete(doc["metadata"]["name"], doc["metadata"]["namespace"])
+            except client.ApiException as err:
+                if err.status != 404:
+                    raise
