@@ -32,7 +32,13 @@ if TYPE_CHECKING:
 
 ADMIN_USER = "keyfob-admin"
 ADMIN_GROUP = "system:masters"
-CONTROLLERS = "garbage-collector-controller,namespace-controller"
+# clusterrole-aggregation fills the built-in edit/admin/view roles from labelled ClusterRoles (the chart's tenant
+# roles aggregate into them, and the hostile-tenant tests bind the built-in `edit`); the admission policy status
+# controller type-checks ValidatingAdmissionPolicies against the CRD schema (status.typeChecking).
+CONTROLLERS = (
+    "garbage-collector-controller,namespace-controller,clusterrole-aggregation-controller,"
+    "validatingadmissionpolicy-status-controller"
+)
 TEMP_PREFIX = "keyfob-envtest-"
 ENV_KEEP = "KEYFOB_TESTBED_KEEP"
 
@@ -276,7 +282,7 @@ def _launch_once(bins: _binaries.Binaries) -> TestCluster:
         )
         timings["apiserver_ready"] = time.monotonic() - t
 
-        # kube-controller-manager (garbage collection, namespace deletion)
+        # kube-controller-manager (garbage collection, namespace deletion, ClusterRole aggregation)
         if bins.kube_controller_manager is not None:
             kcm = ManagedProcess(
                 "kube-controller-manager",

@@ -20,3 +20,43 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 app.kubernetes.io/name: keyfob
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{- /* The operator's rules for namespaced objects: cluster-wide in a ClusterRole, or a Role per watched namespace. */}}
+{{- define "keyfob.namespacedRules" -}}
+- apiGroups: ["keyfob.dev"]
+  resources: ["accesskeyrequests"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["keyfob.dev"]
+  resources: ["accesskeyrequests/status"]
+  verbs: ["patch"]
+- apiGroups: ["keyfob.dev"]
+  resources: ["accesskeyproviders"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["keyfob.dev"]
+  resources: ["accesskeyproviders/status"]
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "create", "update", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets"]
+  verbs: ["patch"]
+{{- end -}}
+
+{{- define "keyfob.clusterProviderRules" -}}
+- apiGroups: ["keyfob.dev"]
+  resources: ["clusteraccesskeyproviders"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["keyfob.dev"]
+  resources: ["clusteraccesskeyproviders/status"]
+  verbs: ["patch"]
+{{- end -}}
+
+{{- /* Usernames the admission policy treats as the operator: this release's ServiceAccount plus any listed. */}}
+{{- define "keyfob.operatorUsernames" -}}
+{{- $own := printf "system:serviceaccount:%s:%s" .Release.Namespace (include "keyfob.serviceAccountName" .) -}}
+{{- toJson (uniq (prepend .Values.admission.operatorUsernames $own)) -}}
+{{- end -}}
