@@ -87,8 +87,12 @@ class World:
         obj: dict[str, Any] = self.admin.get_namespaced_custom_object(GROUP, VERSION, self.namespace, REQUESTS, name)
         return obj
 
-    def approval(self, actor: Actor, by: str | None = None, decision: str = "Approved") -> dict[str, Any]:
-        return {"approval": {"scopeHash": SCOPE, "decision": decision, "by": actor.username if by is None else by,
+    def approval(self, actor: Actor, by: str | None = None, decision: str = "Approved", provider: str = "aws",
+                 kind: str = "AccessKeyProvider") -> dict[str, Any]:
+        """An approval as `keyfob approve` writes it: it names the provider it approves at (the policy checks
+        'approve' on that one, and keyfob honours it only for that provider)."""
+        return {"approval": {"scopeHash": SCOPE, "providerRef": {"kind": kind, "name": provider},
+                             "decision": decision, "by": actor.username if by is None else by,
                              "reason": "looks fine", "time": "2026-11-22T10:00:00Z"}}
 
 
@@ -341,21 +345,27 @@ def test_approval_needs_approve_on_the_requests_own_provider(world: World) -> No
 
     world.narrow_approver.patch_status(world.namespace, "on-aws", world.approval(world.narrow_approver))
     code, message = denied(lambda: world.narrow_approver.patch_status(
-        world.namespace, "on-other", world.approval(world.narrow_approver)))
+        world.namespace, "on-other", world.approval(world.narrow_approver, provider="other")))
     assert code == 403 and "needs the verb approve" in message, message
+    # Naming a provider one may approve at does not help on another request: the approval names 'aws', so keyfob
+    # (which issues at 'other' for this request) never honours it, and the policy judged 'aws', not 'other'.
+    world.narrow_approver.patch_status(world.namespace, "on-other", world.approval(world.narrow_approver))
 
     # The approver ClusterRole bound in one namespace reaches that namespace's providers, not cluster ones.
+    on_cluster = {"provider": world.cluster_provider, "kind": "ClusterAccessKeyProvider"}
     code, message = denied(lambda: world.approver.patch_status(
-        world.namespace, "on-cluster", world.approval(world.approver)))
+        world.namespace, "on-cluster", world.approval(world.approver, **on_cluster)))
     assert code == 403 and "ClusterAccessKeyProvider" in message, message
-    world.cluster_approver.patch_status(world.namespace, "on-cluster", world.approval(world.cluster_approver))
+    world.cluster_approver.patch_status(world.namespace, "on-cluster",
+                                        world.approval(world.cluster_approver, **on_cluster))
     assert world.get("on-cluster")["status"]["approval"]["by"] == world.cluster_approver.username
 
 
 def test_operator_identity_writes_all_of_the_status(world: World) -> None:
     world.request("operator-owned")
     status = {**_operator_status(),
-              "approval": {"scopeHash": SCOPE, "decision": "Denied", "by": "someone-else", "reason": "kept"},
+              "approval": {"scopeHash": SCOPE, "providerRef": {"name": "aws"}, "decision": "Denied",
+                           "by": "someone-else", "reason": "kept"},
               "pending": {"revision": 2, "keyName": "kf-00000000-0000-0000-0000-000000000001-r2",
                           "reason": "Renewal", "startedAt": "2026-11-22T10:00:00Z"}}
     world.operator.patch_status(world.namespace, "operator-owned", status)
