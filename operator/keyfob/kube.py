@@ -150,8 +150,10 @@ class KubeCluster:
     def get_object(self, plural: str, name: str, namespace: str | None) -> dict[str, Any] | None:
         try:
             if namespace is None:
-                return self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name)
-            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+                found: dict[str, Any] = self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name)
+            else:
+                found = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+            return found
         except ApiException as err:
             if err.status == 404:
                 return None

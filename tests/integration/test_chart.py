@@ -279,7 +279,8 @@ RULES = [
     ("deployments", "rollout"),
     ("clusteraccesskeyproviders", "cluster-provider"),
     ("clusteraccesskeyproviders/status", "cluster-provider"),
-    ("namespaces", "request"),
+    # Namespace labels are read only to judge a ClusterAccessKeyProvider's allowedNamespaces.
+    ("namespaces", "cluster-request"),
 ]
 
 
@@ -301,7 +302,7 @@ def test_removing_one_rule_from_the_chart_breaks_the_operator(
     provider_name: str | None = None
     try:
         kubeconfig = chart_identity(kubectl, kube_api, test_cluster, docs, tmp_path)
-        if breaks == "cluster-provider":
+        if breaks in ("cluster-provider", "cluster-request"):
             provider_name = cluster_provider(aws_setup)
         if breaks == "rollout":
             deployment(kube_api, objects.namespace)
@@ -311,8 +312,9 @@ def test_removing_one_rule_from_the_chart_breaks_the_operator(
         def forbidden_seen() -> bool:
             return "forbidden" in operator.log_text().lower()
 
-        if breaks == "request":
-            objects.request("app", aws_setup.request_spec("app-s3"))
+        if breaks in ("request", "cluster-request"):
+            ref = {"kind": "ClusterAccessKeyProvider", "name": provider_name} if provider_name else None
+            objects.request("app", aws_setup.request_spec("app-s3", **({"providerRef": ref} if ref else {})))
             wait_for(forbidden_seen, 60, 0.5, f"a 403 once the {resource} rule is gone")
             ready = objects.ready_condition(objects.get_request("app"))
             assert not (ready and ready["status"] == "True"), f"Ready without the {resource} rule"

@@ -73,7 +73,8 @@ def _resolve(node: Any, defs: dict[str, Any]) -> Any:
 def structural_schema(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema(by_alias=True, mode="validation")
     defs = raw.get("$defs", {})
-    return _resolve(raw, defs)
+    resolved: dict[str, Any] = _resolve(raw, defs)
+    return resolved
 
 
 def _ready_columns() -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -12,7 +12,7 @@ from keyfob.lifecycle.outcome import Outcome
 
 def report(body: Mapping[str, Any], outcome: Outcome, logger: Any) -> None:
     for event in outcome.events:
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
         (logger.warning if event.type == "Warning" else logger.info)(f"{event.reason}: {event.message}")
     if outcome.retry_after is not None:
         raise kopf.TemporaryError("will retry", delay=outcome.retry_after)

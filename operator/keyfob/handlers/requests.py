@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from pydantic import ValidationError
@@ -33,7 +33,7 @@ def _invalid(runtime: Runtime, body: Mapping[str, Any], message: str) -> None:
     runtime.kube.patch_request_status(
         body["metadata"]["namespace"], body["metadata"]["name"], status.model_dump(mode="json", by_alias=True)
     )
-    kopf.event(body, type="Warning", reason=Reason.INVALID, message=message)
+    kopf.event(cast(kopf.Body, body), type="Warning", reason=Reason.INVALID, message=message)
 
 
 def _reconcile(body: kopf.Body, memo: kopf.Memo, logger: Any) -> None:
@@ -74,7 +74,7 @@ def awaiting_decision(body: Mapping[str, Any], status: AccessKeyRequestStatus) -
         return False
 
 
-def reconcile_request(body: kopf.Body, memo: kopf.Memo, logger: Any, reason: kopf.Reason, **_: Any) -> None:
+def reconcile_request(body: kopf.Body, memo: kopf.Memo, logger: Any, reason: str, **_: Any) -> None:
     if reason == kopf.Reason.RESUME:
         # Restart costs nothing: a request whose own object shows it settled is not read or written now; the
         # resync (at a random point of its window) re-checks its Secret, provider and guardrails later.

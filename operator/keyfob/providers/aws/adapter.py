@@ -42,7 +42,7 @@ _PERMANENT = {"MalformedPolicyDocument", "LimitExceeded", "AccessDenied", "Inval
 T = TypeVar("T")
 
 
-def _call(what: str, fn: Callable[..., T], tolerate: frozenset[str] = frozenset(), **kwargs: Any) -> T | None:
+def _call(what: str, fn: Callable[..., T], tolerate: frozenset[str] = frozenset(), /, **kwargs: Any) -> T | None:
     """Run one IAM call; None when it failed with a tolerated error code (e.g. NoSuchEntity on delete).
 
     Other failures are translated into the provider error taxonomy; messages carry no secrets.
@@ -131,8 +131,8 @@ class AwsIamProvider:
             self._prove(user, grant.request.uid)
         _call("PutUserPolicy", self._iam.put_user_policy, UserName=user, PolicyName=POLICY_NAME, PolicyDocument=policy)
         self._delete_access_keys(user)  # their secrets were lost with the crashed attempt
-        created = _required(_call("CreateAccessKey", self._iam.create_access_key, UserName=user), "CreateAccessKey")
-        created = created["AccessKey"]
+        response = _required(_call("CreateAccessKey", self._iam.create_access_key, UserName=user), "CreateAccessKey")
+        created = response["AccessKey"]
         return IssuedKey(
             key_name=user,
             access_key_id=created["AccessKeyId"],
@@ -160,10 +160,10 @@ class AwsIamProvider:
         if found is None:
             return False
         record = found["User"]
-        tags = {t["Key"]: t["Value"] for t in record.get("Tags") or []}
+        tags = {t["Key"]: t["Value"] for t in record.get("Tags", [])}
         if not tags:
-            listed = _call("ListUserTags", self._iam.list_user_tags, GONE, UserName=user) or {}
-            tags = {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
+            listed = _call("ListUserTags", self._iam.list_user_tags, GONE, UserName=user)
+            tags = {t["Key"]: t["Value"] for t in (listed["Tags"] if listed else [])}
         if (
             record.get("Path") != self.path
             or tags.get("keyfob.dev/uid") != owner_uid
@@ -192,7 +192,7 @@ class AwsIamProvider:
 
     def _access_key_ids(self, user: str) -> list[str]:
         listed = _call("ListAccessKeys", self._iam.list_access_keys, GONE, UserName=user)
-        return [k["AccessKeyId"] for k in (listed or {}).get("AccessKeyMetadata", [])]
+        return [k["AccessKeyId"] for k in (listed["AccessKeyMetadata"] if listed else [])]
 
     def _delete_access_keys(self, user: str) -> None:
         for key_id in self._access_key_ids(user):
