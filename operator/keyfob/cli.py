@@ -60,7 +60,8 @@ def cmd_approve(args: argparse.Namespace) -> int:
     `approve` verb on the provider)."""
     from kubernetes import client
 
-    from keyfob.api.request import AccessKeyRequestSpec, Approval, ApprovalDecision
+    from keyfob.api.request import AccessKeyRequestSpec
+    from keyfob.api.request_status import Approval, ApprovalDecision
     from keyfob.api.vocabulary import GROUP, VERSION
     from keyfob.kube import load_api_client, whoami
     from keyfob.lifecycle.fingerprint import scope_hash

@@ -108,7 +108,7 @@ def operator_status_fields() -> list[dict[str, Any]]:
     the default the CRD schema gives it: the API server fills that in when a status first appears, so the
     admission policy compares `object.?status.?f.orValue(default)` with the old value the same way."""
     from keyfob.api import crd
-    from keyfob.api.request import AccessKeyRequestStatus
+    from keyfob.api.request_status import AccessKeyRequestStatus
 
     schema = crd.structural_schema(AccessKeyRequestStatus)["properties"]
     fields: list[dict[str, Any]] = []

@@ -63,7 +63,7 @@ def test_every_crd_copy_is_byte_identical_to_the_generated_output() -> None:
 def test_admission_policy_protects_every_status_field_but_approval() -> None:
     """The chart's ValidatingAdmissionPolicy keeps every status field listed in files/operator-status-fields.yaml
     unchanged for non-operators. A new status field must land in that list (render-deploy regenerates it)."""
-    from keyfob.api.request import AccessKeyRequestStatus
+    from keyfob.api.request_status import AccessKeyRequestStatus
     from keyfob_testbed import helm_tool
 
     listed = [entry["name"] for entry in yaml.safe_load(helm_tool.STATUS_FIELDS.read_text())]

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from keyfob.api.request import AccessKeyRequestSpec, AccessKeyRequestStatus, KeyRecord, PendingIssue
+from keyfob.api.request import AccessKeyRequestSpec
+from keyfob.api.request_status import AccessKeyRequestStatus, KeyRecord, PendingIssue
 from keyfob.lifecycle.fingerprint import render_hash, scope_hash
 from keyfob.lifecycle.inputs import Inputs
 from keyfob.lifecycle.plan import decide, next_due, retirement, settled

@@ -15,7 +15,8 @@ import yaml
 from pydantic import BaseModel
 
 from keyfob.api.provider import ProviderSpec, ProviderStatus, exactly_one_block_rule
-from keyfob.api.request import AccessKeyRequestSpec, AccessKeyRequestStatus
+from keyfob.api.request import AccessKeyRequestSpec
+from keyfob.api.request_status import AccessKeyRequestStatus
 from keyfob.api.vocabulary import GROUP, VERSION
 
 _DROP_KEYS = {"title"}

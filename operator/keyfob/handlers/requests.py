@@ -9,7 +9,8 @@ import kopf
 from pydantic import ValidationError
 
 from keyfob.api.common import ConditionStatus
-from keyfob.api.request import AccessKeyRequestSpec, AccessKeyRequestStatus, ApprovalDecision
+from keyfob.api.request import AccessKeyRequestSpec
+from keyfob.api.request_status import AccessKeyRequestStatus, ApprovalDecision
 from keyfob.api.vocabulary import GROUP, VERSION
 from keyfob.config import Settings
 from keyfob.handlers.reporting import report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from keyfob.api.request import AccessKeyRequestStatus
+from keyfob.api.request_status import AccessKeyRequestStatus
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from keyfob.api.request import AccessKeyRequestSpec, AccessKeyRequestStatus, KeyRecord
+from keyfob.api.request import AccessKeyRequestSpec
+from keyfob.api.request_status import AccessKeyRequestStatus, KeyRecord
 from keyfob.lifecycle.fingerprint import render_hash
 from keyfob.lifecycle.inputs import Inputs
 from keyfob.lifecycle.plan_types import IssueReason

@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from keyfob.api.common import ObjectKind
-from keyfob.api.request import AccessKeyRequestSpec, AccessKeyRequestStatus
+from keyfob.api.request import AccessKeyRequestSpec
+from keyfob.api.request_status import AccessKeyRequestStatus
 from keyfob.api.vocabulary import API_VERSION
 
 ROTATE_ANNOTATION = "keyfob.dev/rotate"

@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 
 from keyfob.api.common import ConditionStatus
-from keyfob.api.request import ExpiryEnforcement, KeyRecord, PendingIssue
+from keyfob.api.request_status import ExpiryEnforcement, KeyRecord, PendingIssue
 from keyfob.api.vocabulary import parse_duration
 from keyfob.contract import IssuedKey
 from keyfob.contract.naming import key_name

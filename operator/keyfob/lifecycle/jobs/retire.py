@@ -5,7 +5,8 @@ that proves at the provider that keyfob made it for this request (OwnershipUnpro
 from __future__ import annotations
 
 from keyfob.api.common import ConditionStatus
-from keyfob.api.request import KeyRecord, ProviderRef
+from keyfob.api.request import ProviderRef
+from keyfob.api.request_status import KeyRecord
 from keyfob.contract import KeyRef, OwnershipUnproven, ProviderError
 from keyfob.contract.keys import revocation_words
 from keyfob.lifecycle.conditions import Reason

@@ -6,7 +6,7 @@ holders of the `approve` verb on the provider, with their own username in `by`).
 
 from __future__ import annotations
 
-from keyfob.api.request import ApprovalDecision
+from keyfob.api.request_status import ApprovalDecision
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.fingerprint import scope_hash
 from keyfob.lifecycle.inputs import Inputs

@@ -8,7 +8,7 @@ forged status visible and stops the reconcile before it reaches them.)
 
 from __future__ import annotations
 
-from keyfob.api.request import AccessKeyRequestStatus
+from keyfob.api.request_status import AccessKeyRequestStatus
 from keyfob.contract.naming import parse_key_name
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.inputs import Inputs
