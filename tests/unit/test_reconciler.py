@@ -65,6 +65,7 @@ class MemoryCluster:
     obj: dict[str, Any]
     secrets: dict[str, SecretSnapshot] = field(default_factory=dict)
     rollouts: list[tuple[str, str, str]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)  # the namespace's other requests
 
     def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
         return self.secrets.get(name)
@@ -93,6 +94,9 @@ class MemoryCluster:
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
         return {}
+
+    def list_requests(self, namespace: str) -> list[dict[str, Any]]:
+        return [self.obj, *self.requests]
 
     def annotate_pod_template(self, namespace: str, kind: str, name: str, key: str, value: str) -> bool:
         self.rollouts.append((kind, name, value))

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 from keyfob.api.common import CamelModel, SecretKeySelector
+from keyfob.api.vocabulary import REGION_PATTERN, URL_PATTERN
 
 ACCESS_KEY_KEY = "accessKey"
 SECRET_KEY_KEY = "secretKey"
@@ -41,11 +42,13 @@ class CephProviderBlock(CamelModel):
         pattern=r"^[A-Za-z0-9_-]+$",
         max_length=64,
     )
-    region: str = Field(default="us-east-1", description="Region written to the Secret and used for signing.")
+    region: str = Field(
+        pattern=REGION_PATTERN, default="us-east-1", description="Region written to the Secret and used for signing."
+    )
     s3_endpoint: str | None = Field(
         default=None,
         description="S3 endpoint URL written to the Secret for consumers. Defaults to endpoint.",
-        pattern=r"^https?://",
+        pattern=URL_PATTERN,
         max_length=2048,
     )
     insecure_skip_verify: bool = Field(

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from keyfob.api.common import CamelModel, SecretKeySelector
 from keyfob.api.request import Duration
+from keyfob.api.vocabulary import REGION_PATTERN, URL_PATTERN
 
 TOKEN_KEY = "IONOS_TOKEN"
 DEFAULT_API_URL = "https://s3.ionos.com"
@@ -25,7 +26,7 @@ class IonosProviderBlock(CamelModel):
     api_url: str = Field(
         default=DEFAULT_API_URL,
         description="Object Storage Management API base URL.",
-        pattern=r"^https?://",
+        pattern=URL_PATTERN,
         max_length=2048,
     )
     credentials_secret_ref: SecretKeySelector = Field(
@@ -33,10 +34,15 @@ class IonosProviderBlock(CamelModel):
     )
     s3_endpoint: str = Field(
         description="S3 endpoint URL written to Secrets for consumers (the region's endpoint).",
-        pattern=r"^https?://",
+        pattern=URL_PATTERN,
         max_length=2048,
     )
-    region: str = Field(description="S3 region written to Secrets, matching s3Endpoint.", min_length=1, max_length=64)
+    region: str = Field(
+        pattern=REGION_PATTERN,
+        description="S3 region written to Secrets, matching s3Endpoint.",
+        min_length=1,
+        max_length=64,
+    )
     allow_unscoped_keys: bool = Field(
         default=False,
         description=(

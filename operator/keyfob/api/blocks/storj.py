@@ -12,6 +12,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from keyfob.api.common import CamelModel, SecretKeySelector
+from keyfob.api.vocabulary import REGION_PATTERN, URL_PATTERN
 
 SECRET_DATA_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
 
@@ -21,7 +22,7 @@ class StorjConsole(CamelModel):
 
     url: str = Field(
         description="Satellite console base URL (the host serving /public/v1/...).",
-        pattern=r"^https?://",
+        pattern=URL_PATTERN,
         max_length=2048,
     )
     project_id: str = Field(
@@ -42,7 +43,7 @@ class StorjProviderBlock(CamelModel):
 
     auth_service_url: str = Field(
         description="Auth service base URL; credentials are registered with POST <url>/v1/access.",
-        pattern=r"^https?://",
+        pattern=URL_PATTERN,
         max_length=2048,
     )
     credentials_secret_ref: SecretKeySelector = Field(
@@ -72,9 +73,12 @@ class StorjProviderBlock(CamelModel):
     gateway_endpoint: str | None = Field(
         default=None,
         description="S3 endpoint written to Secrets; omit to use the endpoint the auth service reports.",
-        pattern=r"^https?://",
+        pattern=URL_PATTERN,
         max_length=2048,
     )
     region: str | None = Field(
-        default=None, description="Region written to Secrets for S3 clients that insist on one.", max_length=64
+        pattern=REGION_PATTERN,
+        default=None,
+        description="Region written to Secrets for S3 clients that insist on one.",
+        max_length=64,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from keyfob.api.common import CamelModel, SecretKeySelector
+from keyfob.api.vocabulary import REGION_PATTERN, URL_PATTERN
 
 TOKEN_KEY = "UTHO_API_KEY"
 DEFAULT_API_URL = "https://api.utho.com/v2/"
@@ -19,7 +20,7 @@ class UthoProviderBlock(CamelModel):
     """Utho Object Storage in one data centre: one named access key per issued key, granted per bucket."""
 
     api_url: str = Field(
-        default=DEFAULT_API_URL, description="Utho API base URL.", pattern=r"^https?://", max_length=2048
+        default=DEFAULT_API_URL, description="Utho API base URL.", pattern=URL_PATTERN, max_length=2048
     )
     dc_slug: str = Field(
         description="Data centre slug the buckets live in, e.g. innoida.", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -29,9 +30,12 @@ class UthoProviderBlock(CamelModel):
     )
     s3_endpoint: str = Field(
         description="S3 endpoint URL of the data centre, written to Secrets for consumers.",
-        pattern=r"^https?://",
+        pattern=URL_PATTERN,
         max_length=2048,
     )
     region: str | None = Field(
-        default=None, description="Region written to Secrets for S3 clients that insist on one.", max_length=64
+        pattern=REGION_PATTERN,
+        default=None,
+        description="Region written to Secrets for S3 clients that insist on one.",
+        max_length=64,
     )

@@ -15,6 +15,7 @@ from keyfob.lifecycle.jobs.book import StatusBook
 from keyfob.lifecycle.jobs.resolve import issuer_of
 from keyfob.lifecycle.plan import Retirement
 from keyfob.lifecycle.ports import ProviderLookupError, ProviderPort
+from keyfob.lifecycle.redaction import tenant_safe
 
 RETRY = 10.0
 
@@ -79,9 +80,10 @@ def _revoke_record(book: StatusBook, providers: ProviderPort, record: KeyRecord)
                             "valid until its own expiry")
     except OwnershipUnproven as err:
         book.out.warning(Reason.STATUS_TAMPERED, f"access key {label} not revoked, the provider's record does not "
-                         f"show keyfob made it for this request: {err}")
+                         f"show keyfob made it for this request: {tenant_safe(str(err))}")
     except (ProviderLookupError, ProviderError) as err:
-        book.out.warning(Reason.PROVIDER_ERROR, f"revoking access key {label} failed, will retry: {err}")
+        detail = tenant_safe(str(err))
+        book.out.warning(Reason.PROVIDER_ERROR, f"revoking access key {label} failed, will retry: {detail}")
         book.out.retry_after = RETRY
         return False
     book.status.previous_keys = [k for k in book.status.previous_keys if k.key_name != record.key_name]
