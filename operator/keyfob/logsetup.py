@@ -25,7 +25,7 @@ def configure(*, verbose: bool, debug: bool, json: bool) -> None:
         verbose=verbose,
         debug=debug,
         log_format=kopf.LogFormat.JSON if json else kopf.LogFormat.FULL,
-        log_prefix=True,  # text lines name the object ("[namespace/name] Denied: ..."); JSON carries it as a field
+        log_prefix=None,  # Kopf: text lines name the object ("[namespace/name] Denied: ..."); JSON carries a field
         log_refkey="object",
     )
     logging.getLogger("kopf.objects").addFilter(QuietTimers())

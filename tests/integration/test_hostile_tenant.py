@@ -90,9 +90,12 @@ def test_forged_pending_key_name_is_refused_or_never_acted_on(
 
 
 def test_forged_previous_and_current_key_ids_revoke_nothing_foreign(
-    aws_setup: AwsSetup, tenants: tuple[Tenant, Tenant], victim: tuple[str, str], leak_watch: LeakWatch
+    aws_setup: AwsSetup, tenants: tuple[Tenant, Tenant], victim: tuple[str, str], leak_watch: LeakWatch,
+    exclusive_operator: OperatorFactory,
 ) -> None:
     _, star = tenants
+    # Status and Secret edits do not wake Kopf's change handlers; the periodic resync finds them (short here).
+    exclusive_operator.start(KEYFOB_RESYNC_SECONDS="3", KEYFOB_TICK_SECONDS="1")
     other = ready(aws_setup, "other", leak_watch)
     mine = ready(aws_setup, "mine", leak_watch)
     # Another request's key as a "previous key" of mine: refused before any provider call.
@@ -110,9 +113,11 @@ def test_forged_previous_and_current_key_ids_revoke_nothing_foreign(
 
 
 def test_secret_annotation_forgery_is_not_truth(
-    aws_setup: AwsSetup, tenants: tuple[Tenant, Tenant], victim: tuple[str, str], leak_watch: LeakWatch
+    aws_setup: AwsSetup, tenants: tuple[Tenant, Tenant], victim: tuple[str, str], leak_watch: LeakWatch,
+    exclusive_operator: OperatorFactory,
 ) -> None:
     edit, _ = tenants
+    exclusive_operator.start(KEYFOB_RESYNC_SECONDS="3", KEYFOB_TICK_SECONDS="1")
     aws_setup.objects.patch_provider("aws", {"guardrails": {"maxTTL": "2h"}})
     mine = ready(aws_setup, "mine", leak_watch)
     edit.core().patch_namespaced_secret("mine-s3", aws_setup.objects.namespace, {"metadata": {"annotations": {

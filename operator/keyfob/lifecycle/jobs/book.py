@@ -46,7 +46,13 @@ class StatusBook:
         self.save()
         if changed:
             self.out.warning(verdict.reason, verdict.message)
-        self.out.retry_after = verdict.retry
+        self._retry(verdict.retry)
+
+    def _retry(self, seconds: float | None) -> None:
+        """Keep the soonest retry any job of this reconcile asked for (a failed revocation's, say)."""
+        if seconds is not None:
+            current = self.out.retry_after
+            self.out.retry_after = seconds if current is None else min(current, seconds)
 
     def hold(self, verdict: Verdict) -> None:
         """The current key keeps working but something it needs next is blocked: say so, stay Ready."""
@@ -54,4 +60,4 @@ class StatusBook:
             self.fail(verdict)
             return
         self.out.warning(verdict.reason, verdict.message)
-        self.out.retry_after = verdict.retry
+        self._retry(verdict.retry)
