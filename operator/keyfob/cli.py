@@ -116,9 +116,10 @@ def parser() -> argparse.ArgumentParser:
     approve.add_argument("--reason", default="")
     approve.set_defaults(func=cmd_approve)
 
-    from keyfob.commands import preview
+    from keyfob.commands import preview, revoke
 
     preview.add_parser(sub)
+    revoke.add_parser(sub)
     return top
 
 

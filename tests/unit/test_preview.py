@@ -141,3 +141,9 @@ def test_lifecycle_preview_of_an_allowed_request_is_grantable_with_lifetime() ->
     assert result.renewal_time is not None and result.renewal_time < result.expires_at
     assert "would be granted" in "\n".join(render_text(inputs, result))
 
+
+def test_a_suspended_provider_is_refused_in_the_preview() -> None:
+    inputs = _inputs(aws(), {"buckets": [{"name": "team-a.r"}], "permissions": ["read"]}, {},
+                     suspend=True, suspendReason="alice: incident 7")
+    result = preview(inputs)
+    assert result.refusals[0].reason == "Suspended" and "alice: incident 7" in result.refusals[0].message

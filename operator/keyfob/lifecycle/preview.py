@@ -13,12 +13,12 @@ from keyfob.contract import GrantPreview, describe
 from keyfob.contract.naming import key_name
 from keyfob.lifecycle.grants import grant_for
 from keyfob.lifecycle.inputs import Inputs
-from keyfob.lifecycle.policies import approval, expressible, guardrails, spec
+from keyfob.lifecycle.policies import approval, expressible, guardrails, spec, suspension
 from keyfob.lifecycle.policies.verdict import Verdict
 from keyfob.lifecycle.timing import lifetime
 
 # Every policy is run (not only the first that answers): an approver sees every refusal at once.
-POLICIES = (spec.invalid_spec, guardrails.denied, expressible.inexpressible,
+POLICIES = (suspension.suspended, spec.invalid_spec, guardrails.denied, expressible.inexpressible,
             approval.unapproved)
 
 
