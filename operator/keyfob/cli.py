@@ -60,24 +60,25 @@ def cmd_approve(args: argparse.Namespace) -> int:
     `approve` verb on the provider)."""
     from kubernetes import client
 
-    from keyfob.api.request import AccessKeyRequestSpec
     from keyfob.api.request_status import Approval, ApprovalDecision
     from keyfob.api.vocabulary import GROUP, VERSION
-    from keyfob.kube import load_api_client, whoami
-    from keyfob.lifecycle.fingerprint import scope_hash
+    from keyfob.commands.preview import preview_text, scope_diff
+    from keyfob.kube import KubeCluster, load_api_client, whoami
+    from keyfob.lifecycle.fingerprint import scope_hash, scope_lines
+    from keyfob.lifecycle.request_view import parse_request
 
     api_client = load_api_client()
     api = client.CustomObjectsApi(api_client)
     obj = api.get_namespaced_custom_object(GROUP, VERSION, args.namespace, "accesskeyrequests", args.name)
-    spec = AccessKeyRequestSpec.model_validate(obj.get("spec") or {})
+    view = parse_request(obj)
+    spec = view.spec
     scope = scope_hash(spec)
     decision = ApprovalDecision.DENIED if args.deny else ApprovalDecision.APPROVED
     approval = Approval(scope_hash=scope, provider_ref=spec.provider_ref, decision=decision, by=whoami(api_client),
-                        reason=args.reason or "",
-                        time=datetime.now(UTC).replace(microsecond=0))
-    buckets = ", ".join(b.name + (f"/{b.prefix}" if b.prefix else "") for b in spec.buckets)
-    print(f"accesskeyrequest/{args.name} scope {scope}: provider {spec.provider_ref.kind.value}/"
-          f"{spec.provider_ref.name}, buckets {buckets}, permissions {', '.join(str(p) for p in spec.permissions)}")
+                        reason=args.reason or "", time=datetime.now(UTC).replace(microsecond=0),
+                        scope=scope_lines(spec))
+    lines, _ = preview_text(KubeCluster(api_client), view)  # what the approver approves, at the provider
+    print("\n".join([*lines, *scope_diff(view)]))
     body = {
         "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},  # never approve a newer spec blindly
         "status": {"approval": approval.wire()},
@@ -114,6 +115,11 @@ def parser() -> argparse.ArgumentParser:
     approve.add_argument("--deny", action="store_true")
     approve.add_argument("--reason", default="")
     approve.set_defaults(func=cmd_approve)
+
+    from keyfob.commands import preview, revoke
+
+    preview.add_parser(sub)
+    revoke.add_parser(sub)
     return top
 
 

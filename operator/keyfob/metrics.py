@@ -7,6 +7,7 @@ Series (cert-manager style):
 - keyfob_key_expiration_timestamp_seconds{namespace,name} (like certmanager_certificate_expiration_timestamp_seconds)
 - keyfob_requests{ready,reason}: requests by their Ready condition
 - keyfob_revocations_pending: previous keys waiting for their grace period to end
+- keyfob_suspension_revocations_total{provider}: keys revoked by a break-glass suspension
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ class Metrics:
             ["namespace", "name"], registry=r,
         )
         self.requests = Gauge("keyfob_requests", "Requests by Ready condition.", ["ready", "reason"], registry=r)
+        self.suspended = Counter(
+            "keyfob_suspension_revocations", "Keys revoked by a break-glass suspension.", ["provider"], registry=r
+        )
         self.pending = Gauge("keyfob_revocations_pending", "Previous keys awaiting revocation.", registry=r)
 
     def serve(self, port: int) -> None:
@@ -61,6 +65,8 @@ class Metrics:
             self.issue_seconds.labels(provider).observe(seconds)
         if outcome.revoked:
             self.revoked.labels(provider).inc(outcome.revoked)
+        if outcome.suspended_revoked:
+            self.suspended.labels(provider).inc(outcome.suspended_revoked)
         for kind in outcome.failures:
             self.failures.labels(provider, kind).inc()
         status = outcome.status

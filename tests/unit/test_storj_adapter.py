@@ -442,3 +442,25 @@ def test_console_fake_contract(console: FakeConsole, http: httpx.Client) -> None
     assert http.delete(f"{console.url}/public/v1/apikeys/delete/{key_id}", headers=bearer).status_code == 200
     assert http.delete(f"{console.url}/public/v1/apikeys/delete/{key_id}", headers=bearer).status_code == 200
     assert console.names() == []
+
+
+# ---- preview --------------------------------------------------------------------------------------------------------
+
+
+def test_describe_says_the_caveat_issue_would_build_in_words_and_calls_nothing(
+    provider: StorjProvider, auth: FakeAuthService, console: FakeConsole
+) -> None:
+    from keyfob.contract import describe
+    from keyfob.providers.storj.preview import PREVIEW_NONCE, flags
+    from keyfob.providers.storj.scope import build_caveat
+
+    g = grant(buckets=(BucketGrant("alpha"), BucketGrant("beta")), permissions=frozenset({P.READ, P.LIST}))
+    shown = describe(provider, g)
+    assert shown is not None
+    allowed, _ = flags(build_caveat(g.buckets, g.permissions, g.expires_at, PREVIEW_NONCE))
+    assert sorted(allowed) == ["lists", "reads"]
+    assert shown.words[0].startswith("allowed paths: alpha, beta") and "allowed: reads, lists" in shown.words[1]
+    assert "not_after" in shown.words[3] and "revocable" in shown.summary
+    refused = describe(provider, grant(buckets=(BucketGrant("alpha", "p/"),)))
+    assert refused is not None and "refused: prefix 'p/'" in refused.summary
+    assert_nothing_created(auth, console)

@@ -137,6 +137,13 @@ class ProviderSpec(CamelModel):
         default=None, description="A Ceph RADOS Gateway: one RGW user with a user policy per key."
     )
     guardrails: Guardrails = Field(default_factory=Guardrails, description="What requests may ask for.")
+    suspend: bool = Field(
+        default=False,
+        description="Break-glass: revoke every key this provider issued, now, and issue none until set back to false.",
+    )
+    suspend_reason: str = Field(
+        default="", max_length=1024, description="Who suspended the provider and why (shown in events and status)."
+    )
 
     def block_name(self) -> str:
         names = [name for name in PROVIDER_BLOCKS if getattr(self, name) is not None]
@@ -145,8 +152,9 @@ class ProviderSpec(CamelModel):
         return names[0]
 
 
-# Every field of ProviderSpec but the guardrails is a provider block: adding a provider adds one field above.
-PROVIDER_BLOCKS: tuple[str, ...] = tuple(name for name in ProviderSpec.model_fields if name != "guardrails")
+# Every field of ProviderSpec but these is a provider block: adding a provider adds one field above.
+NOT_BLOCKS = frozenset({"guardrails", "suspend", "suspend_reason"})
+PROVIDER_BLOCKS: tuple[str, ...] = tuple(name for name in ProviderSpec.model_fields if name not in NOT_BLOCKS)
 
 
 def exactly_one_block_rule() -> dict[str, str]:

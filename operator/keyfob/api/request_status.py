@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
@@ -60,6 +61,11 @@ class Approval(CamelModel):
     by: str = Field(description="Username of the approver (must be the writer: checked at admission).", max_length=256)
     reason: str = Field(default="", description="Why (free text).", max_length=1024)
     time: datetime | None = Field(default=None, description="When.")
+    scope: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=64,
+        description="The approved scope in words (written by `keyfob approve` for the next approver's diff; "
+        "informational: scopeHash is what keyfob checks).",
+    )
 
 
 class AccessKeyRequestStatus(CamelModel):
@@ -85,6 +91,11 @@ class AccessKeyRequestStatus(CamelModel):
     )
     provider_ref: ProviderRef | None = Field(
         default=None, description="The provider that issued the current key (expiry and revocation go there)."
+    )
+    grant: str | None = Field(
+        default=None, max_length=600,
+        description="What the current key may do at the provider, in one line (the provider's own rendering; no "
+        "secret). `keyfob preview` shows it in full.",
     )
     approval: Approval | None = Field(
         default=None,

@@ -14,13 +14,16 @@ from keyfob.contract.errors import (
 )
 from keyfob.contract.grant import BucketGrant, Grant, RequestIdentity
 from keyfob.contract.keys import ConnectionInfo, IssuedKey, KeyRef, OwnedKey, Revoked
+from keyfob.contract.preview import Describes, GrantPreview, describe
 from keyfob.contract.provider import Provider
 
 __all__ = [
     "BucketGrant",
     "Capabilities",
     "ConnectionInfo",
+    "Describes",
     "Grant",
+    "GrantPreview",
     "IssuedKey",
     "KeyRef",
     "OwnedKey",
@@ -32,4 +35,5 @@ __all__ = [
     "ProviderUnavailable",
     "RequestIdentity",
     "Revoked",
+    "describe",
 ]

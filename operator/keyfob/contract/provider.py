@@ -12,6 +12,8 @@ Contract (idempotent, as COSI requires of its drivers):
 - check(): the admin credentials work.
 - unsupported(grant): what of the grant this provider cannot express beyond what `capabilities` already says
   (empty = it can express all of it).
+- describe(grant) (optional, keyfob.contract.preview.Describes): what issue(grant) would grant, rendered from
+  the same code path, with no provider call.
 Errors: see keyfob.contract.errors.
 """
 

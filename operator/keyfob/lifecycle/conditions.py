@@ -31,6 +31,7 @@ class Reason:
     APPROVAL_DENIED = "ApprovalDenied"
     STATUS_TAMPERED = "StatusTampered"
     QUOTA_EXCEEDED = "QuotaExceeded"
+    SUSPENDED = "Suspended"
 
 
 def set_condition(

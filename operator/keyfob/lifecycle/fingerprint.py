@@ -28,3 +28,13 @@ def render_hash(spec: AccessKeyRequestSpec) -> str:
     """What only shapes the Secret: formats and template."""
     template = spec.secret_template.wire() if spec.secret_template else {}
     return _digest({"formats": sorted(str(f) for f in spec.secret_formats), "template": template})
+
+
+def scope_lines(spec: AccessKeyRequestSpec) -> list[str]:
+    """What scope_hash covers, one fact a line (for approvers: `keyfob approve` diffs them)."""
+    ref = spec.provider_ref
+    lines = [f"provider {ref.kind.value}/{ref.name}"]
+    lines += sorted(f"bucket {b.name}/{b.prefix}*" if b.prefix else f"bucket {b.name} (whole)" for b in spec.buckets)
+    lines += sorted(f"permission {p}" for p in spec.permissions)
+    lines.append(f"expiresAt {spec.expires_at.isoformat()}" if spec.expires_at else f"ttl {spec.ttl or 'default'}")
+    return lines

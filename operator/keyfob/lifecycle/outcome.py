@@ -23,6 +23,7 @@ class Outcome:
     issued: list[str] = field(default_factory=list)  # issue reasons
     issue_seconds: list[float] = field(default_factory=list)
     revoked: int = 0
+    suspended_revoked: int = 0  # of those, revoked by a break-glass suspension
     failures: list[str] = field(default_factory=list)  # failure kinds
     status: AccessKeyRequestStatus | None = None
 

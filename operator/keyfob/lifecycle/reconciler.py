@@ -24,13 +24,14 @@ from keyfob.lifecycle.jobs.book import StatusBook
 from keyfob.lifecycle.jobs.resolve import issuer_of
 from keyfob.lifecycle.outcome import Outcome
 from keyfob.lifecycle.plan import decide, retirement
-from keyfob.lifecycle.policies import approval, expressible, guardrails, quota, spec, tampering
+from keyfob.lifecycle.policies import approval, expressible, guardrails, quota, spec, suspension, tampering
 from keyfob.lifecycle.policies.verdict import Verdict, first
 from keyfob.lifecycle.ports import ClusterPort, ProviderLookupError, ProviderPort
 from keyfob.lifecycle.request_view import RequestView
 
 RETRY_LOOKUP = 30.0
-ADMISSION = (spec.invalid_spec, guardrails.denied, expressible.inexpressible)
+# Suspension comes first (before the Secret and provider checks too): break-glass beats every other answer.
+ADMISSION = (suspension.suspended, spec.invalid_spec, guardrails.denied, expressible.inexpressible)
 
 
 def _secret_conflict(inputs: Inputs) -> Verdict | None:
@@ -64,10 +65,11 @@ class RequestReconciler:
             return book.fail(tampered)
         retire.apply_retirement(book, self.providers, retirement(book.status, view.spec, book.now))
         inputs = self._gather(book)
-        verdict = _secret_conflict(inputs) or self._lookup_verdict(inputs) or first(ADMISSION, inputs)
+        verdict = (suspension.suspended(inputs) or _secret_conflict(inputs) or self._lookup_verdict(inputs)
+                   or first(ADMISSION, inputs))
         if verdict is not None:
             if verdict.revoke_held:
-                retire.revoke_held(book, self.providers, "no longer allowed by the provider's guardrails")
+                self._revoke_held(book, verdict)
             return book.fail(verdict)
         assert inputs.provider is not None
         plan = decide(inputs)
@@ -90,6 +92,14 @@ class RequestReconciler:
             readiness.settle_ready(book)
         except ProviderError as err:
             readiness.provider_failed(book, err)
+
+    def _revoke_held(self, book: StatusBook, verdict: Verdict) -> None:
+        if verdict.reason != Reason.SUSPENDED:
+            retire.revoke_held(book, self.providers, "no longer allowed by the provider's guardrails")
+            return
+        before = book.out.revoked
+        retire.revoke_held(book, self.providers, verdict.message)
+        book.out.suspended_revoked += book.out.revoked - before
 
     def _gather(self, book: StatusBook) -> Inputs:
         view = book.view

@@ -14,6 +14,7 @@ from keyfob.api.request_status import AccessKeyRequestStatus
 from keyfob.api.vocabulary import API_VERSION
 
 ROTATE_ANNOTATION = "keyfob.dev/rotate"
+SUSPEND_ANNOTATION = "keyfob.dev/suspend"  # "<who>: <reason>", written by `keyfob revoke`
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class RequestView:
     status: AccessKeyRequestStatus
     rotate_token: str | None
     resource_version: str | None = None
+    suspend_mark: str | None = None  # the keyfob.dev/suspend annotation: break-glass on this request
 
     api_version: str = API_VERSION
     kind: str = "AccessKeyRequest"
@@ -62,6 +64,7 @@ def parse_request(body: Mapping[str, Any]) -> RequestView:
         status=status,
         rotate_token=(meta.get("annotations") or {}).get(ROTATE_ANNOTATION) or None,
         resource_version=meta.get("resourceVersion"),
+        suspend_mark=(meta.get("annotations") or {}).get(SUSPEND_ANNOTATION) or None,
     )
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from keyfob.api.common import ConditionStatus
 from keyfob.api.request_status import ExpiryEnforcement, KeyRecord, PendingIssue
 from keyfob.api.vocabulary import parse_duration
-from keyfob.contract import IssuedKey
+from keyfob.contract import IssuedKey, describe
 from keyfob.contract.naming import key_name
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.crashpoints import crashpoint
@@ -101,6 +101,8 @@ def finish(
     status.scope_hash = pending.scope_hash  # what was issued, not what the spec says by now
     status.provider = provider.label
     status.provider_ref = pending.provider_ref
+    preview = describe(provider.adapter, grant_for(view, pending.key_name, pending.revision, life.expires_at))
+    status.grant = preview.bounded_summary() if preview is not None else None
     status.pending = None
     if view.rotate_token:
         status.rotate_request_handled = view.rotate_token

@@ -34,7 +34,7 @@ def retire_current(book: StatusBook, revoke_after_now: bool = True) -> None:
         revoke_after=book.now if revoke_after_now else None, provider_ref=_issuer(book, None),
     ))
     status.access_key_id = status.key_name = None
-    status.renewal_time = None
+    status.renewal_time = status.grant = None
 
 
 def apply_retirement(book: StatusBook, providers: ProviderPort, plan: Retirement) -> None:

@@ -22,6 +22,7 @@ from keyfob.contract import (
     Capabilities,
     ConnectionInfo,
     Grant,
+    GrantPreview,
     IssuedKey,
     KeyRef,
     OwnedKey,
@@ -31,9 +32,8 @@ from keyfob.contract import (
     ProviderUnavailable,
 )
 from keyfob.contract.naming import names_request, parse_key_name
-from keyfob.providers.common.s3_policy import render_policy
+from keyfob.providers.aws.scope import POLICY_NAME, policy_for, preview
 
-POLICY_NAME = "keyfob-scope"
 ACCESS_KEY_ID_KEY = "AWS_ACCESS_KEY_ID"
 SECRET_ACCESS_KEY_KEY = "AWS_SECRET_ACCESS_KEY"
 _THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"}
@@ -104,6 +104,9 @@ class AwsIamProvider:
     def unsupported(self, grant: Grant) -> list[str]:
         return []  # IAM policies express every permission, bucket and prefix; expiry is a policy condition
 
+    def describe(self, grant: Grant) -> GrantPreview:
+        return preview(grant, self.path, self.block.permissions_boundary)
+
     def check(self) -> None:
         _call("ListUsers", self._iam.list_users, PathPrefix=self.path, MaxItems=1)
 
@@ -121,7 +124,7 @@ class AwsIamProvider:
         create: dict[str, Any] = {"UserName": user, "Path": self.path, "Tags": tags}
         if self.block.permissions_boundary:
             create["PermissionsBoundary"] = self.block.permissions_boundary
-        policy = json.dumps(render_policy(grant.buckets, grant.permissions, grant.expires_at))
+        policy = json.dumps(policy_for(grant))
         if not names_request(user, grant.request.uid):
             raise OwnershipUnproven(f"{user!r} is not a key name keyfob derives for this request")
         # EntityAlreadyExists: a crashed earlier attempt for this same name; adopt the user, replace its keys,

@@ -24,6 +24,7 @@ from keyfob.contract import (
     Capabilities,
     ConnectionInfo,
     Grant,
+    GrantPreview,
     IssuedKey,
     KeyRef,
     OwnedKey,
@@ -63,6 +64,9 @@ class CephRgwProvider:
 
     def unsupported(self, grant: Grant) -> list[str]:
         return scope.unsupported(grant, allow_object_acls_on_write=self.block.allow_object_acls_on_write)
+
+    def describe(self, grant: Grant) -> GrantPreview:
+        return scope.preview(grant, self.uid_for(grant.key_name), self.block.allow_object_acls_on_write)
 
     def check(self) -> None:
         next(iter(self.admin.list_user_ids()), None)

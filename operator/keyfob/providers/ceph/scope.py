@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from keyfob.api.vocabulary import Permission
-from keyfob.contract import Grant
+from keyfob.contract import Grant, GrantPreview
+from keyfob.contract.preview import scope_words
 from keyfob.providers.common.s3_policy import render_policy
 
 POLICY_NAME = "keyfob-scope"
@@ -85,3 +86,15 @@ def render(grant: Grant) -> dict[str, Any]:
             }
         )
     return policy
+
+
+def preview(grant: Grant, uid: str, allow_object_acls_on_write: bool) -> GrantPreview:
+    """What issue() would set: the same render(), or the refusal issue() would raise."""
+    problems = unsupported(grant, allow_object_acls_on_write=allow_object_acls_on_write)
+    if problems:
+        return GrantPreview(summary=f"RGW user {uid}: refused: {'; '.join(problems)}", native={"refused": problems})
+    until = f" until {grant.expires_at.isoformat()} (aws:CurrentTime; keyfob revokes then)" if grant.expires_at else ""
+    return GrantPreview(
+        summary=f"RGW user {uid}, user policy {POLICY_NAME}: {scope_words(grant)}{until}",
+        native={"uid": uid, "policyName": POLICY_NAME, "policy": render(grant)},
+    )

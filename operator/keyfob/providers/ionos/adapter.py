@@ -33,6 +33,7 @@ from keyfob.contract import (
     Capabilities,
     ConnectionInfo,
     Grant,
+    GrantPreview,
     IssuedKey,
     KeyRef,
     OwnedKey,
@@ -98,6 +99,15 @@ class IonosProvider:
 
     def unsupported(self, grant: Grant) -> list[str]:
         return [] if self.block.allow_unscoped_keys else [UNSCOPED]
+
+    def describe(self, grant: Grant) -> GrantPreview:
+        if not self.block.allow_unscoped_keys:
+            return GrantPreview(summary=f"IONOS: refused: {UNSCOPED}", native={"refused": [UNSCOPED]})
+        return GrantPreview(
+            summary="IONOS key: unscoped: the token's user's own rights on every bucket (the request's buckets and "
+                    "permissions are not enforced); keyfob revokes at expiry",
+            native={"scoped": False, "description": description_for(self.cluster_id, grant)},
+        )
 
     def check(self) -> None:
         self.api.probe()

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -28,6 +27,7 @@ from keyfob.contract import (
     Capabilities,
     ConnectionInfo,
     Grant,
+    GrantPreview,
     IssuedKey,
     KeyRef,
     OwnedKey,
@@ -36,7 +36,7 @@ from keyfob.contract import (
     ProviderRejected,
 )
 from keyfob.contract.naming import check_cluster_id, names_request
-from keyfob.providers.common.s3_policy import render_policy
+from keyfob.providers.minio import scope
 from keyfob.providers.minio.admin import (
     AccessKeyTaken,
     AccountInfo,
@@ -54,8 +54,6 @@ from keyfob.providers.minio.naming import (
     parse_description,
     rfc3339,
 )
-
-MAX_POLICY_BYTES = 4096  # MinIO's limit for a service account's inline policy
 
 
 @contextlib.contextmanager
@@ -117,6 +115,9 @@ class MinioServiceAccountProvider:
             return [str(err)]
         return []
 
+    def describe(self, grant: Grant) -> GrantPreview:
+        return scope.preview(grant, self.parent_user, self.access_key_for(grant.key_name), self._clock())
+
     def check(self) -> None:
         self.admin.list(self.block.parent_user)
 
@@ -125,12 +126,12 @@ class MinioServiceAccountProvider:
 
     def issue(self, grant: Grant) -> IssuedKey:
         expiration = expiration_for(grant.expires_at, self._clock())
-        policy = render_policy(grant.buckets, grant.permissions, grant.expires_at, time_condition=False)
-        size = len(json.dumps(policy, separators=(",", ":")).encode())
-        if size > MAX_POLICY_BYTES:
+        policy = scope.policy_for(grant)
+        size = scope.policy_size(policy)
+        if size > scope.MAX_POLICY_BYTES:
             raise ProviderRejected(
                 f"the access policy for {len(grant.buckets)} bucket(s) is {size} bytes; MinIO allows "
-                f"{MAX_POLICY_BYTES} for one service account: ask for fewer buckets or permissions"
+                f"{scope.MAX_POLICY_BYTES} for one service account: ask for fewer buckets or permissions"
             )
         access_key = self.access_key_for(grant.key_name)
         secret = new_secret_key()

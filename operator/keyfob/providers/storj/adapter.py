@@ -40,6 +40,7 @@ from keyfob.contract import (
     Capabilities,
     ConnectionInfo,
     Grant,
+    GrantPreview,
     IssuedKey,
     KeyRef,
     OwnedKey,
@@ -54,6 +55,7 @@ from keyfob.providers.storj.authorize import VERSION_OBJECT_LOCK
 from keyfob.providers.storj.console import ConsoleClient, ConsoleKey, CreatedKey, NameTaken
 from keyfob.providers.storj.grant import AccessGrant, GrantError
 from keyfob.providers.storj.macaroon import Macaroon, MacaroonError
+from keyfob.providers.storj.preview import preview
 from keyfob.providers.storj.restrict import parent_expiry, parent_gaps, restrict, violations
 from keyfob.providers.storj.scope import build_caveat, not_after, scope_problems
 
@@ -137,6 +139,9 @@ class StorjProvider:
             now = self._clock()
             problems += parent_gaps(self.parent.api_key, grant.buckets, grant.permissions, grant.expires_at, now)
         return problems
+
+    def describe(self, grant: Grant) -> GrantPreview:
+        return preview(grant, self.unsupported(grant), self.console is not None)
 
     def check(self) -> None:
         end = parent_expiry(self.parent.api_key)

@@ -29,6 +29,7 @@ from keyfob.contract import (
     Capabilities,
     ConnectionInfo,
     Grant,
+    GrantPreview,
     IssuedKey,
     KeyRef,
     OwnedKey,
@@ -42,7 +43,7 @@ from keyfob.providers.common.http import shared_client
 from keyfob.providers.utho.api import UthoApi, UthoKey
 from keyfob.providers.utho.naming import MAX_ATTEMPT, name_for, parse_name
 from keyfob.providers.utho.revoke import stop
-from keyfob.providers.utho.scope import scope_problems, utho_permission
+from keyfob.providers.utho.scope import preview, scope_problems, utho_permission
 
 P = Permission
 
@@ -83,6 +84,9 @@ class UthoProvider:
 
     def unsupported(self, grant: Grant) -> list[str]:
         return scope_problems(grant.buckets, grant.permissions)
+
+    def describe(self, grant: Grant) -> GrantPreview:
+        return preview(grant, name_for(self.cluster_id, grant.key_name, 1))
 
     def check(self) -> None:
         self.api.list_keys()

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from keyfob.api.vocabulary import OBJECT_LOCK_PERMISSIONS, Permission
-from keyfob.contract import BucketGrant
+from keyfob.contract import BucketGrant, Grant, GrantPreview
 
 P = Permission
 READ, WRITE, FULL, NONE = "read", "write", "full", "none"
@@ -70,3 +70,17 @@ def scope_problems(buckets: Iterable[BucketGrant], permissions: frozenset[Permis
         f"(ask for {_names(GRANTS[covering])})"
     )
     return problems
+
+
+def preview(grant: Grant, key_label: str) -> GrantPreview:
+    """The per-bucket grants issue() would make (the same utho_permission()), or the refusal it would raise."""
+    problems = scope_problems(grant.buckets, grant.permissions)
+    permission = utho_permission(grant.permissions - OBJECT_LOCK_PERMISSIONS)
+    if problems or permission is None:
+        problems = problems or ["the requested permissions"]
+        return GrantPreview(summary=f"Utho: refused: {'; '.join(problems)}", native={"refused": problems})
+    grants = [{"bucket": b.name, "permission": permission} for b in grant.buckets]
+    until = f" until {grant.expires_at.isoformat()} (keyfob revokes then)" if grant.expires_at else ""
+    where = ", ".join(f"{g['bucket']}={permission}" for g in grants)
+    return GrantPreview(summary=f"Utho key {key_label}: {where} ({'+'.join(sorted(GRANTS[permission]))}){until}",
+                        native={"key": key_label, "grants": grants})
