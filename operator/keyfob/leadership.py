@@ -13,6 +13,7 @@ writing at least `lease_seconds - renew_deadline` (5 s by default) before anyone
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -25,6 +26,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.leaderelection.leaderelectionrecord import LeaderElectionRecord
+
+log = logging.getLogger("keyfob.leadership")
 
 
 class Fenced(Exception):
@@ -116,6 +119,8 @@ class LeaseLock:
         try:
             lease = self.api.read_namespaced_lease(name, namespace, _request_timeout=self.timeout)
         except ApiException as err:
+            if err.status != 404:
+                log.warning("reading lease %s/%s failed: %s %s", namespace, name, err.status, err.reason)
             return False, err
         except Exception as err:  # a timeout or reset must not end the election thread
             failed = ApiException(status=0, reason=type(err).__name__)
@@ -152,8 +157,12 @@ class LeaseLock:
         sent_at = time.monotonic()
         try:
             self._lease = call()
-        except Exception:  # conflict, timeout, refusal: not renewed, the loop retries
+        except Exception as err:  # conflict, timeout, refusal: not renewed, the loop retries
             self._lease = None
+            status = getattr(err, "status", None)
+            (log.debug if status == 409 else log.warning)(
+                "writing lease %s/%s failed: %s %s", self.namespace, self.name, status or type(err).__name__,
+                getattr(err, "reason", ""))
             return False
         self.fence.renewed(sent_at)
         return True
