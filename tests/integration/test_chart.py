@@ -84,13 +84,21 @@ def test_watch_namespaces_grants_secrets_only_there() -> None:
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
     bindings = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs if d["kind"] == "RoleBinding"}
     assert bindings == {("team-a", "keyfob"), ("team-b", "keyfob"), ("keyfob-system", "keyfob-cluster-resources"),
-                        ("keyfob-system", "keyfob-events")}
+                        ("keyfob-system", "keyfob-events"), ("keyfob-system", "keyfob-leader-election")}
 
 
 def test_deployment_is_hardened(rendered: list[dict[str, Any]]) -> None:
     deployment = next(d for d in rendered if d["kind"] == "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"
+    assert spec["replicas"] == 2 and spec["strategy"]["type"] == "RollingUpdate"  # a leader and a standby
+    env = {e["name"]: e.get("value") for e in spec["template"]["spec"]["containers"][0]["env"]}
+    assert env["KEYFOB_LEADER_ELECTION"] == "true" and env["KEYFOB_LEASE_NAME"] == "kfchart-keyfob-leader"
+    pdb = next(d for d in rendered if d["kind"] == "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    single = helm_tool.documents(helm_tool.template(values={"leaderElection": {"enabled": False}}))
+    alone = next(d for d in single if d["kind"] == "Deployment")["spec"]
+    assert alone["replicas"] == 1 and alone["strategy"]["type"] == "Recreate"
+    assert not [d for d in single if d["kind"] == "PodDisruptionBudget" or "leader" in d["metadata"]["name"]]
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -120,9 +128,11 @@ def test_chart_objects_are_accepted_by_the_api_server(
 ) -> None:
     kubectl("create", "namespace", "kfchart-system", check=False)
     out = apply_server_side(kubectl, rendered, tmp_path)
+    applied = out.lower()
+    for group in (".apps", ".policy", ".rbac.authorization.k8s.io", ".admissionregistration.k8s.io"):
+        applied = applied.replace(group, "")
     for doc in rendered:
-        assert f"{doc['kind'].lower()}/{doc['metadata']['name']}" in out.lower().replace(".apps", "").replace(
-            ".rbac.authorization.k8s.io", "").replace(".admissionregistration.k8s.io", "")
+        assert f"{doc['kind'].lower()}/{doc['metadata']['name']}" in applied
 
 
 CLUSTER_PROVIDERS = "clusteraccesskeyproviders"
