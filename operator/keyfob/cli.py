@@ -11,21 +11,33 @@ from pathlib import Path
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import threading
+
     import kopf
 
-    from keyfob import config, handlers, logsetup
+    from keyfob import config, elected, handlers, leadership, logsetup
 
     logsetup.configure(verbose=args.verbose, debug=args.debug, json=args.log_format == "json")
     settings = config.from_env()
-    handlers.register(settings)
+    election = leadership.election_from_env()
     namespaces = list(args.namespace or settings.namespaces)
-    kopf.run(
-        standalone=True,
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        liveness_endpoint=args.liveness,
-    )
-    return 0
+
+    def run_kopf(stop_flag: threading.Event | None = None) -> None:
+        kopf.run(
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=args.liveness,
+            stop_flag=stop_flag,
+        )
+
+    if not election.enabled:
+        handlers.register(settings)
+        run_kopf()
+        return 0
+    fence = leadership.Fence(election.renew_deadline)
+    handlers.register(settings, fence)  # registering starts nothing: Kopf runs only once leading
+    return elected.run_elected(election, fence, run_kopf, args.liveness)
 
 
 def cmd_crds(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubernetes import client, config
@@ -39,10 +39,15 @@ def _encode(data: Mapping[str, str]) -> dict[str, str]:
     return {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
 
 
+def _no_guard() -> None:
+    return None
+
+
 class KubeCluster:
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient, guard: Callable[[], None] = _no_guard) -> None:
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
+        self.guard = guard  # called before every write: raises when this replica lost its lease (fencing)
 
     def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
         try:
@@ -61,6 +66,7 @@ class KubeCluster:
         )
 
     def write_secret(self, namespace: str, manifest: dict[str, Any], previous: SecretSnapshot | None) -> None:
+        self.guard()
         body = {k: v for k, v in manifest.items() if k != "stringData"}
         body["data"] = _encode(manifest["stringData"])
         if previous is None:
@@ -70,6 +76,7 @@ class KubeCluster:
         self.core.replace_namespaced_secret(previous.name, namespace, body)
 
     def delete_secret(self, namespace: str, name: str, owner_uid: str) -> None:
+        self.guard()
         current = self.get_secret(namespace, name)
         if current is None or current.controller_uid != owner_uid:
             return
@@ -84,6 +91,7 @@ class KubeCluster:
                 raise
 
     def release_secret(self, namespace: str, name: str, owner_uid: str) -> None:
+        self.guard()
         try:
             secret = self.core.read_namespaced_secret(name, namespace)
         except ApiException as err:
@@ -104,6 +112,7 @@ class KubeCluster:
     def patch_request_status(
         self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None = None
     ) -> str | None:
+        self.guard()
         body: dict[str, Any] = {"status": status}
         if resource_version is not None:
             body["metadata"] = {"resourceVersion": resource_version}  # optimistic concurrency: 409 if stale
@@ -119,6 +128,7 @@ class KubeCluster:
         return dict(self.core.read_namespace(namespace).metadata.labels or {})
 
     def annotate_pod_template(self, namespace: str, kind: str, name: str, key: str, value: str) -> bool:
+        self.guard()
         apps = client.AppsV1Api(self.core.api_client)
         patch = {"spec": {"template": {"metadata": {"annotations": {key: value}}}}}
         try:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from keyfob.config import Settings
 from keyfob.kube import KubeCluster, load_api_client
+from keyfob.leadership import Fence
 from keyfob.lifecycle.reconciler import RequestReconciler
 from keyfob.metrics import Metrics
 from keyfob.provider_access import ProviderResolver
@@ -27,16 +28,20 @@ class Runtime:
     kube: KubeCluster
     resolver: ProviderResolver
     reconciler: RequestReconciler
+    fence: Fence = field(default_factory=Fence.open)
     metrics: Metrics = field(default_factory=Metrics)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
     _last_full: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, settings: Settings) -> Runtime:
-        kube = KubeCluster(load_api_client())
+    def create(cls, settings: Settings, fence: Fence | None = None) -> Runtime:
+        """`fence` (leader election): every Kubernetes write checks it, and so does each handler before it
+        may call a provider."""
+        fence = fence or Fence.open()
+        kube = KubeCluster(load_api_client(), guard=fence.check)
         resolver = ProviderResolver(kube, settings)
-        return cls(settings, kube, resolver, RequestReconciler(kube, resolver, utcnow))
+        return cls(settings, kube, resolver, RequestReconciler(kube, resolver, utcnow), fence)
 
     @contextmanager
     def exclusive(self, uid: str) -> Iterator[None]:

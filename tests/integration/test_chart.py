@@ -84,13 +84,21 @@ def test_watch_namespaces_grants_secrets_only_there() -> None:
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
     bindings = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs if d["kind"] == "RoleBinding"}
     assert bindings == {("team-a", "keyfob"), ("team-b", "keyfob"), ("keyfob-system", "keyfob-cluster-resources"),
-                        ("keyfob-system", "keyfob-events")}
+                        ("keyfob-system", "keyfob-events"), ("keyfob-system", "keyfob-leader-election")}
 
 
 def test_deployment_is_hardened(rendered: list[dict[str, Any]]) -> None:
     deployment = next(d for d in rendered if d["kind"] == "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"
+    assert spec["replicas"] == 2 and spec["strategy"]["type"] == "RollingUpdate"  # a leader and a standby
+    env = {e["name"]: e.get("value") for e in spec["template"]["spec"]["containers"][0]["env"]}
+    assert env["KEYFOB_LEADER_ELECTION"] == "true" and env["KEYFOB_LEASE_NAME"] == "kfchart-keyfob-leader"
+    pdb = next(d for d in rendered if d["kind"] == "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    single = helm_tool.documents(helm_tool.template(values={"leaderElection": {"enabled": False}}))
+    alone = next(d for d in single if d["kind"] == "Deployment")["spec"]
+    assert alone["replicas"] == 1 and alone["strategy"]["type"] == "Recreate"
+    assert not [d for d in single if d["kind"] == "PodDisruptionBudget" or "leader" in d["metadata"]["name"]]
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -120,9 +128,11 @@ def test_chart_objects_are_accepted_by_the_api_server(
 ) -> None:
     kubectl("create", "namespace", "kfchart-system", check=False)
     out = apply_server_side(kubectl, rendered, tmp_path)
+    applied = out.lower()
+    for group in (".apps", ".policy", ".rbac.authorization.k8s.io", ".admissionregistration.k8s.io"):
+        applied = applied.replace(group, "")
     for doc in rendered:
-        assert f"{doc['kind'].lower()}/{doc['metadata']['name']}" in out.lower().replace(".apps", "").replace(
-            ".rbac.authorization.k8s.io", "").replace(".admissionregistration.k8s.io", "")
+        assert f"{doc['kind'].lower()}/{doc['metadata']['name']}" in applied
 
 
 CLUSTER_PROVIDERS = "clusteraccesskeyproviders"
@@ -380,3 +390,78 @@ def test_operator_with_watch_namespaces_works_from_namespaced_roles(
             except client.ApiException as err:
                 if err.status != 404:
                     raise
+
+
+LEASE_OF_RELEASE = "kfchart-keyfob-leader"
+
+
+def expected_release_namespace_rules() -> set[tuple[str, str, str, str]]:
+    doc = yaml.safe_load((helm_tool.CHART / "rbac-expected.yaml").read_text())
+    rules = set()
+    for group, resources in doc["releaseNamespace"].items():
+        for resource, verbs in resources.items():
+            plural, _, named = resource.partition("/")
+            rules |= {(group, plural, verb, LEASE_OF_RELEASE if named else "*") for verb in verbs}
+    return rules
+
+
+def test_the_lease_rules_are_exactly_the_documented_set_in_the_release_namespace_only(
+    rendered: list[dict[str, Any]], kubectl: Any, kube_api: Any, test_cluster: Any, tmp_path: Path,
+    namespace: str,
+) -> None:
+    from kubernetes import config
+
+    kubeconfig = chart_identity(kubectl, kube_api, test_cluster, rendered, tmp_path)
+    api = config.new_client_from_config(config_file=str(kubeconfig), persist_config=False)
+    try:
+        release, elsewhere = effective_rules(api, "kfchart-system"), effective_rules(api, namespace)
+    finally:
+        api.close()
+    leases = {rule for rule in release if rule[0] == "coordination.k8s.io"}
+    assert leases == expected_release_namespace_rules()
+    assert not {rule for rule in elsewhere if rule[0] == "coordination.k8s.io"}, "leases beyond the release ns"
+
+
+def _delete_lease(kube_api: Any) -> None:
+    from kubernetes import client
+
+    try:
+        client.CoordinationV1Api(kube_api).delete_namespaced_lease(LEASE_OF_RELEASE, "kfchart-system")
+    except client.ApiException as err:
+        if err.status != 404:
+            raise
+
+
+@pytest.mark.parametrize("removed", [None, "create", "get"])
+def test_leader_election_under_the_charts_service_account_needs_each_lease_rule(
+    removed: str | None, rendered: list[dict[str, Any]], aws_setup: AwsSetup, exclusive_operator: OperatorFactory,
+    kubectl: Any, kube_api: Any, test_cluster: Any, tmp_path: Path, leak_watch: LeakWatch,
+) -> None:
+    """With every rule the operator leads and issues; without `create` (no Lease yet) or without get/update of
+    its own Lease it never leads, so it writes nothing."""
+    docs = copy.deepcopy(rendered)
+    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "kfchart-keyfob-leader-election")
+    if removed is not None:
+        role["rules"] = [r for r in role["rules"] if removed not in r["verbs"]]
+    _delete_lease(kube_api)
+    objects = aws_setup.objects
+    try:
+        kubeconfig = chart_identity(kubectl, kube_api, test_cluster, docs, tmp_path)
+        operator = exclusive_operator.start(
+            kubeconfig=kubeconfig, KEYFOB_CLUSTER_RESOURCE_NAMESPACE=objects.namespace,
+            KEYFOB_LEADER_ELECTION="true", KEYFOB_LEASE_NAME=LEASE_OF_RELEASE, KEYFOB_LEASE_NAMESPACE="kfchart-system")
+        objects.request("app", aws_setup.request_spec("app-s3"))
+        if removed is None:
+            objects.wait_request("app", timeout=60)
+            leak_watch.add_secret_data(objects.secret_data("app-s3"))
+            assert "leading with lease" in operator.log_text()
+        else:
+            wait_for(lambda: "standby for lease" in operator.log_text(), 30, 0.2, "a candidate")
+            wait_for(lambda: "forbidden" in operator.log_text().lower(), 30, 0.5, "the Lease refused")
+            assert operator.alive()
+            assert "leading with lease" not in operator.log_text(), f"led without the {removed} rule"
+            assert objects.ready_condition(objects.get_request("app")) is None, "a standby wrote status"
+    finally:
+        apply_server_side(kubectl, rendered, tmp_path)
+        exclusive_operator.stop_all()
+        _delete_lease(kube_api)

@@ -60,3 +60,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $own := printf "system:serviceaccount:%s:%s" .Release.Namespace (include "keyfob.serviceAccountName" .) -}}
 {{- toJson (uniq (prepend .Values.admission.operatorUsernames $own)) -}}
 {{- end -}}
+
+{{- define "keyfob.leaseName" -}}
+{{- printf "%s-leader" (include "keyfob.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}

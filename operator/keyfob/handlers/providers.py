@@ -11,6 +11,7 @@ from keyfob.api.provider import Guardrails, ProviderStatus
 from keyfob.api.vocabulary import GROUP, VERSION
 from keyfob.config import Settings
 from keyfob.contract import ProviderError
+from keyfob.handlers.reporting import ensure_leading
 from keyfob.kube import list_all_requests
 from keyfob.lifecycle.conditions import READY, Reason, set_condition
 from keyfob.lifecycle.ports import ProviderLookupError
@@ -32,6 +33,7 @@ def serves_nobody(kind: ObjectKind, guardrails: Guardrails) -> str | None:
 
 def _check(kind: ObjectKind, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch) -> None:
     runtime: Runtime = memo.runtime
+    ensure_leading(runtime.fence)  # Kopf writes the status patch this handler fills
     generation = body["metadata"].get("generation")
     try:
         resolved = runtime.resolver.from_object(kind, dict(body))

@@ -13,7 +13,7 @@ from keyfob.api.request import AccessKeyRequestSpec
 from keyfob.api.request_status import AccessKeyRequestStatus, ApprovalDecision
 from keyfob.api.vocabulary import GROUP, VERSION
 from keyfob.config import Settings
-from keyfob.handlers.reporting import report
+from keyfob.handlers.reporting import ensure_leading, report
 from keyfob.lifecycle.conditions import READY, Reason, set_condition
 from keyfob.lifecycle.fingerprint import scope_hash
 from keyfob.lifecycle.plan import next_due, settled
@@ -41,6 +41,7 @@ def _reconcile(body: kopf.Body, memo: kopf.Memo, logger: Any) -> None:
     runtime: Runtime = memo.runtime
     meta = body["metadata"]
     with runtime.exclusive(meta["uid"]):
+        ensure_leading(runtime.fence)  # checked again under the lock: waiting for it may have taken a while
         # Kopf hands handlers and timers the body of the last watch event, which may predate our own status
         # writes; acting on it could issue a key twice. Read the object fresh under the per-object lock.
         fresh = runtime.kube.get_request(meta["namespace"], meta["name"])
@@ -105,6 +106,7 @@ def revoke_request(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> N
     runtime: Runtime = memo.runtime
     meta = body["metadata"]
     with runtime.exclusive(meta["uid"]):
+        ensure_leading(runtime.fence)
         fresh = runtime.kube.get_request(meta["namespace"], meta["name"]) or dict(body)
         try:
             view = parse_request(fresh)

@@ -9,6 +9,7 @@ import kopf
 from keyfob.api.common import ObjectKind
 from keyfob.api.vocabulary import GROUP, VERSION
 from keyfob.config import Settings
+from keyfob.handlers.reporting import ensure_leading
 from keyfob.kube import list_all_requests, managed_secret_key_names
 from keyfob.lifecycle.jobs.sweep import sweep_orphans
 from keyfob.lifecycle.ports import ProviderLookupError
@@ -17,6 +18,7 @@ from keyfob.runtime import Runtime
 
 
 def sweep(kind: ObjectKind, body: kopf.Body, runtime: Runtime, logger: Any) -> None:
+    ensure_leading(runtime.fence)  # the sweep revokes keys at the provider
     try:
         adapter = runtime.resolver.from_object(kind, dict(body)).adapter
     except ProviderLookupError:
