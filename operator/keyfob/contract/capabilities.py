@@ -23,6 +23,10 @@ class Capabilities:
     # When the provider's confirmation does not mean the key has stopped working yet (e.g. Storj satellites cache
     # API keys): how long it may keep working, in words for a message ("within about a minute"). None = at once.
     revocation_delay: str | None = None
+    # The provider cannot scope a key at all (IONOS: a key acts as its user). `permissions`/`prefix_scope` then
+    # say nothing; whether it may serve is the adapter's `unsupported()` decision (an explicit opt-in on the
+    # provider object), and every such key carries a warning that status, events and the Secret show.
+    unscoped: bool = False
 
     @property
     def revoked_word(self) -> str:

@@ -18,6 +18,8 @@ PROBE_NAME = "kf-00000000-0000-0000-0000-000000000000-r1"
 
 
 def beyond_capabilities(capabilities: Capabilities, grant: Grant) -> list[str]:
+    if capabilities.unscoped:
+        return []  # nothing it could scope: the adapter refuses unless the provider opted in to unscoped keys
     missing = sorted(str(p) for p in grant.permissions - capabilities.permissions)
     found = [f"permission(s) {', '.join(missing)}"] if missing else []
     if not capabilities.prefix_scope and any(b.prefix for b in grant.buckets):

@@ -64,7 +64,9 @@ ADMIN_WARNING = (
 class IonosProvider:
     kind: ClassVar[str] = "ionos"
     # Nothing is enforced per key: the permissions a key has are its user's, whatever the request says.
-    capabilities = Capabilities(permissions=frozenset(), prefix_scope=False, native_expiry=False, revocable=True)
+    capabilities = Capabilities(
+        permissions=frozenset(), prefix_scope=False, native_expiry=False, revocable=True, unscoped=True
+    )
 
     def __init__(
         self,
