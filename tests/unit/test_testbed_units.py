@@ -356,3 +356,42 @@ def test_parse_s3_record() -> None:
     auth = "AWS4-HMAC-SHA256 Credential=AKIA2/20260101/us-east-1/s3/aws4_request, SignedHeaders=h, Signature=s"
     call = _parse_record(_record({"Authorization": auth}, b"Action=not-a-form", "http://h/bucket/key", "PUT"))
     assert (call.service, call.action, call.path, call.method) == ("s3", None, "/bucket/key", "PUT")
+
+
+def test_node_binaries_build_only_what_the_cache_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control plane is cached; asking for the node builds kubelet, kube-scheduler and pause only."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    fake_go = bin_dir / "go"
+    fake_go.write_text(
+        textwrap.dedent(
+            f"""\
+            #!/bin/sh
+            echo "$@" >> {calls}
+            for a in "$@"; do
+              case "$prev" in -o) out="$a";; esac; prev="$a"
+              case "$a" in ./cmd/*) n="${{a#./cmd/}}"; printf '#!/bin/sh\\n' > "$out$n"; chmod +x "$out$n";; esac
+            done
+            """
+        )
+    )
+    fake_go.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    module = tmp_path / "module"
+    module.mkdir()
+    (module / "go.mod").write_text("module x\nrequire k8s.io/kubernetes v1.35.4\n")
+    env = {"KEYFOB_ENVTEST_MODULE": str(module), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cached = tmp_path / "cache" / "keyfob" / "envtest" / "v1.35.4"
+    cached.mkdir(parents=True)
+    for name in binaries.BUILT:
+        (cached / name).write_text("#!/bin/sh\n")
+        (cached / name).chmod(0o755)
+    node = binaries.ensure_node_binaries(env)
+    assert node.kubelet == cached / "kubelet" and node.pause == cached / "pause"
+    assert binaries.ensure_node_binaries(env) == node
+    built = calls.read_text().splitlines()
+    assert len(built) == 1, built
+    assert built[0].split()[-3:] == ["./cmd/kubelet", "./cmd/kube-scheduler", "./cmd/pause"]
+    assert binaries.ensure_binaries(binaries.select_source(env), env) is not None
+    assert len(calls.read_text().splitlines()) == 1, "the control plane was cached: nothing more is built"
