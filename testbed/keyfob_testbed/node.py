@@ -64,6 +64,7 @@ E2E_CONTROLLERS = ",".join(
         "serviceaccount-token-controller",
         "root-ca-certificate-publisher-controller",
         "endpointslice-controller",
+        "node-lifecycle-controller",  # lifts the not-ready taint the kubelet registers with
     )
 )
 E2E_OPTIONS = ControlPlaneOptions(
@@ -74,6 +75,7 @@ E2E_OPTIONS = ControlPlaneOptions(
         "--service-account-private-key-file={pki}/sa.key",
         "--root-ca-file={pki}/ca.crt",
         "--concurrent-deployment-syncs=2",
+        "--node-monitor-grace-period=40s",
     ),
 )
 
@@ -276,7 +278,9 @@ def _node_ready(api: ApiClient, name: str) -> bool:
         node = client.CoreV1Api(api).read_node(name)
     except client.ApiException:
         return False
-    return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+    ready = any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+    untainted = not [t for t in (node.spec.taints or []) if t.effect in ("NoSchedule", "NoExecute")]
+    return ready and untainted
 
 
 def start_e2e_cluster() -> E2ECluster:
