@@ -189,12 +189,17 @@ def kustomize_overlay(target: Target, directory: Path, *, liveness_port: int, me
         "spec": {"template": {"spec": {"containers": [{
             "name": "keyfob",
             "imagePullPolicy": "Never" if target.host_network else "IfNotPresent",
-            "args": ["run", "--log-format=json", "--debug", f"--liveness=http://0.0.0.0:{liveness_port}/healthz"],
             "env": [*operator_env(target, env), {"name": "KEYFOB_METRICS_PORT", "value": str(metrics_port)}],
-            "ports": [{"name": "healthz", "containerPort": liveness_port},
-                      {"name": "metrics", "containerPort": metrics_port}],
         }]}}},
     }
+    # lists a strategic merge would merge by key (args, ports): replaced whole
+    ops = [
+        {"op": "replace", "path": "/spec/template/spec/containers/0/args",
+         "value": ["run", "--log-format=json", "--debug", f"--liveness=http://0.0.0.0:{liveness_port}/healthz"]},
+        {"op": "replace", "path": "/spec/template/spec/containers/0/ports",
+         "value": [{"name": "healthz", "containerPort": liveness_port},
+                   {"name": "metrics", "containerPort": metrics_port}]},
+    ]
     if target.host_network:
         patch["spec"]["template"]["spec"].update({"hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet"})
     directory.mkdir(parents=True, exist_ok=True)
@@ -204,7 +209,8 @@ def kustomize_overlay(target: Target, directory: Path, *, liveness_port: int, me
         "kind": "Kustomization",
         "resources": [os.path.relpath(DEPLOY, directory)],
         "images": [{"name": "ghcr.io/keyfob/keyfob", "newName": repository, "newTag": tag}],
-        "patches": [{"path": "operator-patch.yaml"}],
+        "patches": [{"path": "operator-patch.yaml"},
+                    {"target": {"kind": "Deployment", "name": "keyfob"}, "patch": yaml.safe_dump(ops)}],
     }
     (directory / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
     return directory
