@@ -21,8 +21,10 @@ import contextlib
 import http.client
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -42,7 +44,7 @@ from .kubeconfig import render_kubeconfig, write_kubeconfig
 from .ports import LOOPBACK, free_ports
 from .processes import ManagedProcess, stop_all
 from .waiting import wait_for
-from .workdirs import make_workdir
+from .workdirs import OWNER_FILE, make_workdir, pid_alive
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -204,6 +206,28 @@ def unmount_below(directory: Path) -> None:
         subprocess.run(["umount", "-l", mount_point], capture_output=True, check=False)
 
 
+def sweep_stale_node_workdirs() -> list[Path]:
+    """Clean up after runs that were SIGKILLed (their owner PID is gone): containerd's shims and containers are
+    daemons that outlive their containerd, so kill them by the PIDs recorded in that run's state directory,
+    unmount what its kubelet mounted, and remove the directory. Never touches a directory of a live run."""
+    removed = []
+    for candidate in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        try:
+            owner = int((candidate / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if owner == os.getpid() or pid_alive(owner):
+            continue
+        tasks = candidate / "containerd" / "state" / "io.containerd.runtime.v2.task"
+        for pid_file in [*tasks.glob("*/*/init.pid"), *tasks.glob("*/*/shim.pid")]:
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+        unmount_below(candidate)
+        shutil.rmtree(candidate, ignore_errors=True)
+        removed.append(candidate)
+    return removed
+
+
 def kubelet_config(workdir: Path, ca_file: Path, cert: Path, key: Path, containerd: Containerd,
                    port: int, healthz_port: int) -> dict[str, Any]:
     return {
@@ -299,6 +323,7 @@ def start_e2e_cluster() -> E2ECluster:
     built = _images.all_images()
     timings["images"] = time.monotonic() - t
 
+    sweep_stale_node_workdirs()
     workdir = make_workdir(TEMP_PREFIX)
     started: list[Any] = []
     try:
