@@ -395,3 +395,33 @@ def test_node_binaries_build_only_what_the_cache_lacks(tmp_path: Path, monkeypat
     assert built[0].split()[-3:] == ["./cmd/kubelet", "./cmd/kube-scheduler", "./cmd/pause"]
     assert binaries.ensure_binaries(binaries.select_source(env), env) is not None
     assert len(calls.read_text().splitlines()) == 1, "the control plane was cached: nothing more is built"
+
+
+def test_postrender_patches_only_the_operator_deployment() -> None:
+    from keyfob_testbed.e2e import patch_operator_deployment
+
+    deployment = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
+        {"name": "keyfob", "env": [{"name": "KEYFOB_CLUSTER_ID", "value": "x"}, {"name": "KEYFOB_TICK_SECONDS",
+                                                                                  "value": "30"}]}]}}}}
+    service = {"kind": "Service", "spec": {"ports": []}}
+    env = [{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"}, {"name": "KEYFOB_TICK_SECONDS", "value": "2"}]
+    patch_operator_deployment(deployment, host_network=True, env=env)
+    patch_operator_deployment(service, host_network=True, env=env)
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert pod["containers"][0]["env"] == [{"name": "KEYFOB_CLUSTER_ID", "value": "x"}, *env]
+    assert service == {"kind": "Service", "spec": {"ports": []}}
+
+
+def test_kubelet_config_carries_what_this_host_needs(tmp_path: Path) -> None:
+    from keyfob_testbed.node import kubelet_config
+
+    class FakeContainerd:
+        endpoint = "unix:///run/x.sock"
+
+    config = kubelet_config(tmp_path, tmp_path / "ca", tmp_path / "c", tmp_path / "k", FakeContainerd(),  # type: ignore[arg-type]
+                            10250, 10248)
+    assert config["failCgroupV1"] is False and config["cgroupDriver"] == "cgroupfs"
+    assert config["cgroupsPerQOS"] is False and config["enforceNodeAllocatable"] == []
+    assert config["address"] == "127.0.0.1" and config["healthzBindAddress"] == "127.0.0.1"
+    assert config["imageGCHighThresholdPercent"] == 100, "imported images must never be collected"
