@@ -10,6 +10,7 @@ bed builds and imports; nothing is pulled).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import subprocess
@@ -139,14 +140,14 @@ class Containerd:
             self.ctr("tasks", "kill", "--signal", "SIGKILL", task, check=False, timeout=30)
         for task in tasks:
             with contextlib.suppress(WaitTimeout):
-                wait_for(
-                    lambda task=task: self.ctr("tasks", "delete", "--force", task, check=False,
-                                               timeout=30).returncode == 0
-                    or task not in self.ctr("tasks", "list", "--quiet", check=False).stdout.split(),
-                    20, 0.2, f"task {task} deleted",
-                )
+                wait_for(functools.partial(self._delete_task, task), 20, 0.2, f"task {task} deleted")
         for container in self.ctr("containers", "list", "--quiet", check=False).stdout.split():
             self.ctr("containers", "delete", container, check=False, timeout=30)
+
+    def _delete_task(self, task: str) -> bool:
+        if self.ctr("tasks", "delete", "--force", task, check=False, timeout=30).returncode == 0:
+            return True
+        return task not in self.ctr("tasks", "list", "--quiet", check=False).stdout.split()
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.process.alive():

@@ -62,9 +62,12 @@ def test_liveness_probe_and_metrics_service_answer(e2e_target: Target, keyfob_re
 
     ports = wait_for(endpoint_ports, 60, 0.5, f"Service {service} has a ready endpoint")
     assert ports == [keyfob_release.metrics_port]
-    body = wait_for(lambda: (r := http_get(keyfob_release.metrics_port, "/metrics"))[0] == 200 and r[1], 60, 0.25,
-                    "metrics answer 200")
-    assert "keyfob_" in body
+    def metrics_body() -> str | None:
+        status, text = http_get(keyfob_release.metrics_port, "/metrics")
+        return text if status == 200 else None
+
+    body = wait_for(metrics_body, 60, 0.25, "metrics answer 200")
+    assert body is not None and "keyfob_" in body
 
 
 def test_the_pod_issues_a_key_at_the_peer(aws_world: AwsWorld, e2e_secrets: LeakWatch) -> None:

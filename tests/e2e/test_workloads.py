@@ -154,8 +154,12 @@ def test_env_and_file_consumers_through_a_rotation(e2e_target: Target, aws_world
     # rotate once
     rotated_at = time.monotonic()
     objects.patch_request("app", {"metadata": {"annotations": {"keyfob.dev/rotate": "e2e-1"}}})
-    second = wait_for(lambda: (s := (objects.get_request("app") or {}).get("status") or {}).get("accessKeyId")
-                      not in (None, old_id) and s, 90, 0.25, "a rotated key in status")
+    def rotated() -> dict[str, Any] | None:
+        status: dict[str, Any] = (objects.get_request("app") or {}).get("status") or {}
+        return status if status.get("accessKeyId") not in (None, old_id) else None
+
+    second = wait_for(rotated, 90, 0.25, "a rotated key in status")
+    assert second is not None
     new_id = second["accessKeyId"]
     e2e_secrets.add_secret_data(objects.secret_data("app-s3"))
     assert [k["accessKeyId"] for k in second.get("previousKeys", [])] == [old_id]
