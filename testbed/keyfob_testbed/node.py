@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import http.client
 import os
 import shutil
@@ -55,6 +56,10 @@ ENV_KEEP = "KEYFOB_TESTBED_KEEP"
 #: How often the kubelet resyncs pods, and so how soon a changed Secret reaches a mounted file (~1.5x this).
 SYNC_FREQUENCY = "10s"
 NODE_READY_TIMEOUT = 120.0
+#: The kubelet keeps some state at fixed paths (/var/lib/kubelet/device-plugins/kubelet.sock), so one e2e node
+#: runs per machine at a time: a second run waits for this lock.
+NODE_LOCK = Path("/run/keyfob-e2e-node.lock")
+NODE_LOCK_TIMEOUT = 1800.0
 
 E2E_CONTROLLERS = ",".join(
     (
@@ -118,6 +123,7 @@ class E2ECluster:
     timings: dict[str, float] = field(default_factory=dict)
     _stopped: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _machine_lock: int | None = None  # fd holding NODE_LOCK
 
     __test__ = False
 
@@ -173,6 +179,9 @@ class E2ECluster:
                     shutil.rmtree(self.workdir, ignore_errors=True)
                 self.timings["stop"] = time.monotonic() - started
                 _running.discard(self)
+                if self._machine_lock is not None:
+                    os.close(self._machine_lock)  # releases the flock
+                    self._machine_lock = None
 
     def __enter__(self) -> E2ECluster:
         return self
@@ -323,6 +332,7 @@ def start_e2e_cluster() -> E2ECluster:
     built = _images.all_images()
     timings["images"] = time.monotonic() - t
 
+    lock_fd = _machine_lock()
     sweep_stale_node_workdirs()
     workdir = make_workdir(TEMP_PREFIX)
     started: list[Any] = []
@@ -390,7 +400,8 @@ def start_e2e_cluster() -> E2ECluster:
             api.close()
         timings["kubelet_ready"] = time.monotonic() - t
         timings["total"] = time.monotonic() - t0
-        cluster = E2ECluster(control_plane, workdir, scheduler, containerd, kubelet, built, timings=timings)
+        cluster = E2ECluster(control_plane, workdir, scheduler, containerd, kubelet, built, timings=timings,
+                             _machine_lock=lock_fd)
         _running.add(cluster)
         return cluster
     except BaseException:
@@ -400,7 +411,29 @@ def start_e2e_cluster() -> E2ECluster:
         unmount_below(workdir)
         if not os.environ.get(ENV_KEEP):
             shutil.rmtree(workdir, ignore_errors=True)
+        os.close(lock_fd)
         raise
+
+
+def _machine_lock() -> int:
+    """Hold NODE_LOCK (waiting for another run's node to stop); the fd is closed to release it."""
+    fd = os.open(NODE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def take() -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    if not take():
+        print(f"[keyfob testbed] another e2e node runs on this machine; waiting for {NODE_LOCK}", file=sys.stderr)
+        try:
+            wait_for(take, NODE_LOCK_TIMEOUT, 1.0, f"{NODE_LOCK} (another e2e node on this machine)")
+        except BaseException:
+            os.close(fd)
+            raise
+    return fd
 
 
 def _wait_or_raise(predicate: Any, timeout: float, what: str, proc: ManagedProcess) -> None:
