@@ -303,7 +303,8 @@ def main(argv: list[str]) -> int:
     if argv[:1] != ["build"]:
         print("usage: python -m keyfob_testbed.images build", file=sys.stderr)
         return 2
-    for kind, image in all_images().items():
+    built = all_images()
+    for kind, image in {"debian-python": debian_python_image(), **built}.items():
         how = "cached" if image.built_seconds is None else f"built in {image.built_seconds:.0f}s"
         print(f"{kind:9} {image.size_bytes / 1e6:7.1f} MB  {how:16} {image.name}  {image.archive}")
     return 0
