@@ -79,3 +79,36 @@ def test_the_pod_issues_a_key_at_the_peer(aws_world: AwsWorld, e2e_secrets: Leak
     assert data["AWS_ACCESS_KEY_ID"] == ready["status"]["accessKeyId"]
     users = [u["UserName"] for u in aws_world.keyfob_users() if ready["metadata"]["uid"] in u["UserName"]]
     assert len(users) == 1, users
+
+
+def test_the_image_holds_a_plain_install_of_the_locked_libraries(e2e_target: Target) -> None:
+    """No test extras in the image, and every library at exactly the version requirements.lock pins (pip
+    checked each file's hash against the lockfile while building it)."""
+    import gzip
+    import json
+    import re
+    import tarfile
+
+    from keyfob_testbed import images
+
+    operator = images.operator_image()
+    assert operator.name == e2e_target.images["keyfob"]
+    locked = {m.group(1).lower().replace("-", "_"): m.group(2) for m in re.finditer(
+        r"^([A-Za-z0-9_.-]+)==(\S+)", images.LOCKFILE.read_text(), re.MULTILINE)}
+    installed: dict[str, str] = {}
+    with tarfile.open(operator.archive) as archive:
+        index = json.load(archive.extractfile("index.json"))  # type: ignore[arg-type]
+        manifest = json.load(archive.extractfile(  # type: ignore[arg-type]
+            "blobs/sha256/" + index["manifests"][0]["digest"].split(":", 1)[1]))
+        top = manifest["layers"][-1]["digest"].split(":", 1)[1]  # the layer deploy/Dockerfile adds
+        with gzip.open(archive.extractfile(f"blobs/sha256/{top}")) as layer, tarfile.open(fileobj=layer) as tar:  # type: ignore[arg-type]
+            for name in tar.getnames():
+                match = re.search(r"site-packages/([^/]+)-([^-/]+)\.dist-info/METADATA$", name)
+                if match:
+                    installed[match.group(1).lower().replace("-", "_").replace(".", "_")] = match.group(2)
+    assert installed.pop("keyfob") == "0.1.0"
+    assert not {"keyfob_testbed", "pytest", "moto", "ruff", "mypy"} & installed.keys()
+    build_only = {"setuptools", "wheel"}  # uninstalled after the product is built
+    locked_runtime = {k.replace(".", "_"): v for k, v in locked.items() if k not in build_only}
+    assert installed.get("pip") and installed.pop("pip")  # the venv's own pip, from the base's ensurepip
+    assert installed == locked_runtime

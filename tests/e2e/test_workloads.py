@@ -192,5 +192,7 @@ def test_env_and_file_consumers_through_a_rotation(e2e_target: Target, aws_world
     assert [v for v in verdicts if v[0] == "FAIL"] == [], verdicts
     assert verdicts[-1] == ("OK", new_id)
     assert ok_with(e2e_target, ns, new_env.metadata.name, new_id, 2)
+    for pod in (env_name, files_name, new_env.metadata.name):
+        assert not e2e_secrets.found_in(e2e_target.pod_log(ns, pod)), f"a secret in the log of {pod}"
     apps.delete_namespaced_deployment("env-consumer", ns)
     apps.delete_namespaced_deployment("files-consumer", ns)

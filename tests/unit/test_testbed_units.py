@@ -425,3 +425,15 @@ def test_kubelet_config_carries_what_this_host_needs(tmp_path: Path) -> None:
     assert config["cgroupsPerQOS"] is False and config["enforceNodeAllocatable"] == []
     assert config["address"] == "127.0.0.1" and config["healthzBindAddress"] == "127.0.0.1"
     assert config["imageGCHighThresholdPercent"] == 100, "imported images must never be collected"
+
+
+def test_e2e_node_says_in_one_line_what_a_host_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyfob_testbed import containerd, node
+
+    monkeypatch.setattr(node.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(containerd.shutil, "which", lambda name: None if name in ("buildah", "runc") else "/x")
+    reason = node.unavailable_reason()
+    assert reason is not None and "\n" not in reason
+    assert "apt-get install runc buildah" in reason
+    monkeypatch.setattr(node.os, "geteuid", lambda: 1000)
+    assert node.unavailable_reason() == "the e2e node needs root (containerd, runc and the kubelet run as root)"
