@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,6 +28,11 @@ ETCD = "etcd"
 CONTROLLER_MANAGER = "kube-controller-manager"
 REQUIRED = (ETCD, APISERVER)
 BUILT = (ETCD, APISERVER, CONTROLLER_MANAGER)
+KUBELET = "kubelet"
+SCHEDULER = "kube-scheduler"
+PAUSE = "pause"
+#: What a real node adds to the control plane (the e2e tier): same module, same version, same cache dir.
+NODE = (KUBELET, SCHEDULER, PAUSE)
 
 
 class BinariesError(RuntimeError):
@@ -139,8 +144,8 @@ def _from_dir(directory: Path, origin: str) -> Binaries:
     )
 
 
-def _complete(directory: Path) -> bool:
-    return all(_is_executable(directory / name) for name in BUILT)
+def _complete(directory: Path, names: Sequence[str] = BUILT) -> bool:
+    return all(_is_executable(directory / name) for name in names)
 
 
 @contextlib.contextmanager
@@ -154,38 +159,45 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def go_build_command(version: str, out_dir: Path) -> list[str]:
+def go_build_command(version: str, out_dir: Path, names: Sequence[str] | None = None) -> list[str]:
+    """`go build` of the wrapper mains ``names`` (default: every main under ./cmd) into ``out_dir``."""
     minor = version.lstrip("v").split(".")
     ldflags = (
         f"-s -w -X k8s.io/component-base/version.gitVersion={version}"
         f" -X k8s.io/component-base/version.gitMajor={minor[0]}"
         f" -X k8s.io/component-base/version.gitMinor={minor[1]}"
     )
-    return ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", f"{out_dir}{os.sep}", "./cmd/..."]
+    packages = ["./cmd/..."] if names is None else [f"./cmd/{name}" for name in names]
+    return ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", f"{out_dir}{os.sep}", *packages]
 
 
-def build_binaries(module_dir: Path, version: str, target: Path, *, log: bool = True) -> Path:
-    """Build etcd, kube-apiserver and kube-controller-manager into ``target`` atomically.
+def build_binaries(
+    module_dir: Path, version: str, target: Path, *, names: Sequence[str] = BUILT, log: bool = True
+) -> Path:
+    """Build those of ``names`` that ``target`` lacks (only those), each file moved into place atomically.
 
-    Builds into a temporary sibling directory and renames it into place, under a file lock, so a
-    concurrent run waits for the first build instead of building twice or seeing half a directory.
+    Builds into a temporary sibling directory and renames each binary into ``target``, under a file lock, so
+    a concurrent run waits for the first build instead of building twice or seeing a half-written file. The
+    control plane (:data:`BUILT`) and the node (:data:`NODE`) share the cache directory of their version;
+    asking for the node's binaries never rebuilds the control plane's, and the other way round.
     """
     with _file_lock(target.parent / f".{target.name}.lock"):
-        if _complete(target):
+        missing = [name for name in names if not _is_executable(target / name)]
+        if not missing:
             return target
         go = shutil.which("go")
         if go is None:
             raise BinariesError(
-                f"no control-plane binaries in {target} and no `go` on PATH to build them; "
+                f"no {', '.join(missing)} in {target} and no `go` on PATH to build them; "
                 f"set {ENV_ASSETS} or {ENV_KUBECONFIG}"
             )
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
         try:
-            cmd = go_build_command(version, tmp)
+            cmd = go_build_command(version, tmp, missing)
             env = {**os.environ, "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
             if log:
                 print(
-                    f"keyfob_testbed: building {', '.join(BUILT)} {version} (several minutes, once)",
+                    f"keyfob_testbed: building {', '.join(missing)} {version} (minutes, once)",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -193,13 +205,12 @@ def build_binaries(module_dir: Path, version: str, target: Path, *, log: bool = 
             result = subprocess.run(cmd, cwd=module_dir, env=env, check=False)
             if result.returncode != 0:
                 raise BinariesError(f"`{' '.join(cmd)}` in {module_dir} failed with {result.returncode}")
-            if not _complete(tmp):
-                raise BinariesError(f"go build did not produce all of {BUILT} in {tmp}")
-            tmp.chmod(0o755)  # mkdtemp makes it 0700; the cache may be shared (CI)
-            if target.exists():
-                # An incomplete leftover (e.g. copied by hand): replace it.
-                shutil.rmtree(target)
-            os.rename(tmp, target)
+            if not _complete(tmp, missing):
+                raise BinariesError(f"go build did not produce all of {missing} in {tmp}")
+            target.mkdir(parents=True, exist_ok=True)
+            target.chmod(0o755)  # the cache may be shared (CI)
+            for name in missing:
+                os.replace(tmp / name, target / name)
             if log:
                 print(
                     f"keyfob_testbed: built in {time.monotonic() - started:.0f}s into {target}",
@@ -229,3 +240,29 @@ def ensure_binaries(source: ClusterSource, env: Mapping[str, str] | None = None)
             )
         build_binaries(module_dir, version, target)
     return _from_dir(target, "build")
+
+
+@dataclass(frozen=True)
+class NodeBinaries:
+    kubelet: Path
+    kube_scheduler: Path
+    pause: Path  # the sandbox container's binary (an image from scratch is made of it)
+
+
+def ensure_node_binaries(env: Mapping[str, str] | None = None) -> NodeBinaries:
+    """kubelet and kube-scheduler from the envtest module, built (only those) into the version's cache dir."""
+    env = os.environ if env is None else env
+    assets = _env(env, ENV_ASSETS)
+    if assets and _complete(Path(assets).expanduser(), NODE):
+        directory = Path(assets).expanduser()
+    else:
+        module_dir = find_module_dir(env)
+        version = kubernetes_version(module_dir)
+        directory = cache_root(env) / version
+        if not _complete(directory, NODE):
+            if module_dir is None:
+                raise BinariesError(f"no {', '.join(NODE)} in {directory} and no envtest Go module found")
+            build_binaries(module_dir, version, directory, names=NODE)
+    return NodeBinaries(
+        kubelet=directory / KUBELET, kube_scheduler=directory / SCHEDULER, pause=directory / PAUSE
+    )

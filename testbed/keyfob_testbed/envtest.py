@@ -15,6 +15,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -48,6 +49,19 @@ DEFAULT_NAMESPACE_TIMEOUT = 30.0
 START_ATTEMPTS = 3
 
 
+@dataclass(frozen=True)
+class ControlPlaneOptions:
+    """How the API server and controller manager run. The default is the integration tier's (no pods run);
+    the e2e tier (:mod:`keyfob_testbed.node`) adds the Node authorizer, ServiceAccount admission and the
+    controllers that make Deployments, ReplicaSets and ServiceAccount tokens work."""
+
+    authorization_modes: str = "RBAC"
+    admission: tuple[str, ...] = ("--disable-admission-plugins=ServiceAccount",)
+    controllers: str = CONTROLLERS
+    #: Extra controller-manager arguments; ``{pki}`` is replaced by the PKI directory.
+    controller_manager_args: tuple[str, ...] = ()
+
+
 class ClusterStartError(RuntimeError):
     """The control plane did not come up; the message carries the tail of the failing log."""
 
@@ -71,6 +85,7 @@ class TestCluster:
         workdir: Path | None = None,
         processes: list[ManagedProcess] | None = None,
         timings: Mapping[str, float] | None = None,
+        ca: CertificateAuthority | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.server = server
@@ -80,6 +95,8 @@ class TestCluster:
         self.workdir = workdir
         self.processes: list[ManagedProcess] = list(processes or [])
         self.timings: dict[str, float] = dict(timings or {})
+        #: The run's throwaway CA (None for an existing cluster): the e2e node issues its kubelet's certs with it.
+        self.ca = ca
         self._stopped = False
         self._lock = threading.Lock()
         _clusters.add(self)
@@ -173,13 +190,13 @@ def attach_cluster(kubeconfig: Path) -> TestCluster:
     )
 
 
-def launch_cluster(bins: _binaries.Binaries) -> TestCluster:
+def launch_cluster(bins: _binaries.Binaries, options: ControlPlaneOptions | None = None) -> TestCluster:
     """Start etcd, kube-apiserver and (if available) kube-controller-manager from ``bins``."""
     sweep_stale_workdirs()
     last_error: ClusterStartError | None = None
     for _attempt in range(START_ATTEMPTS):
         try:
-            return _launch_once(bins)
+            return _launch_once(bins, options or ControlPlaneOptions())
         except _PortTaken as exc:
             last_error = ClusterStartError(str(exc))
     assert last_error is not None
@@ -190,7 +207,7 @@ class _PortTaken(ClusterStartError):
     pass
 
 
-def _launch_once(bins: _binaries.Binaries) -> TestCluster:
+def _launch_once(bins: _binaries.Binaries, options: ControlPlaneOptions) -> TestCluster:
     t0 = time.monotonic()
     workdir = make_workdir(TEMP_PREFIX)
     processes: list[ManagedProcess] = []
@@ -266,9 +283,9 @@ def _launch_once(bins: _binaries.Binaries) -> TestCluster:
                 f"--service-account-issuer={server}/",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
-                "--authorization-mode=RBAC",
+                f"--authorization-mode={options.authorization_modes}",
                 "--allow-privileged=true",
-                "--disable-admission-plugins=ServiceAccount",
+                *options.admission,
                 "--profiling=false",
             ],
             workdir / "kube-apiserver.log",
@@ -289,7 +306,8 @@ def _launch_once(bins: _binaries.Binaries) -> TestCluster:
                 [
                     str(bins.kube_controller_manager),
                     f"--kubeconfig={kubeconfig}",
-                    f"--controllers={CONTROLLERS}",
+                    f"--controllers={options.controllers}",
+                    *(arg.replace("{pki}", str(pki)) for arg in options.controller_manager_args),
                     "--leader-elect=false",
                     "--secure-port=0",
                     "--use-service-account-credentials=false",
@@ -319,6 +337,7 @@ def _launch_once(bins: _binaries.Binaries) -> TestCluster:
             workdir=workdir,
             processes=processes,
             timings=timings,
+            ca=ca,
         )
         try:
             candidate.assert_alive()

@@ -77,7 +77,9 @@ class MotoPeer:
 
     region = "us-east-1"
 
-    def __init__(self, *, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(self, *, start_timeout: float = START_TIMEOUT, host: str = LOOPBACK) -> None:
+        #: Where moto listens and is reached; loopback unless pods of an existing cluster must reach it.
+        self.host = host
         sweep_stale_workdirs()
         self._workdir = make_workdir("keyfob-moto-")
         self._recording = self._workdir / "recording.jsonl"
@@ -97,7 +99,7 @@ class MotoPeer:
 
     @property
     def endpoint(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def _start(self, timeout: float) -> None:
@@ -105,10 +107,10 @@ class MotoPeer:
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env["MOTO_RECORDER_FILEPATH"] = str(self._recording)
         for _attempt in range(3):
-            self.port = free_port()
+            self.port = free_port(self.host)
             proc = ManagedProcess(
                 "moto",
-                [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self.port)],
+                [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
                 self._workdir / "moto.log",
                 env=env,
             )
@@ -247,7 +249,7 @@ class MotoPeer:
     def _moto_api(
         self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
     ) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=10)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
             headers = {"Content-Type": content_type} if content_type else {}
             conn.request(method, path, body=body if body is not None else b"", headers=headers)

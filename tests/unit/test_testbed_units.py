@@ -356,3 +356,84 @@ def test_parse_s3_record() -> None:
     auth = "AWS4-HMAC-SHA256 Credential=AKIA2/20260101/us-east-1/s3/aws4_request, SignedHeaders=h, Signature=s"
     call = _parse_record(_record({"Authorization": auth}, b"Action=not-a-form", "http://h/bucket/key", "PUT"))
     assert (call.service, call.action, call.path, call.method) == ("s3", None, "/bucket/key", "PUT")
+
+
+def test_node_binaries_build_only_what_the_cache_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control plane is cached; asking for the node builds kubelet, kube-scheduler and pause only."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    fake_go = bin_dir / "go"
+    fake_go.write_text(
+        textwrap.dedent(
+            f"""\
+            #!/bin/sh
+            echo "$@" >> {calls}
+            for a in "$@"; do
+              case "$prev" in -o) out="$a";; esac; prev="$a"
+              case "$a" in ./cmd/*) n="${{a#./cmd/}}"; printf '#!/bin/sh\\n' > "$out$n"; chmod +x "$out$n";; esac
+            done
+            """
+        )
+    )
+    fake_go.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    module = tmp_path / "module"
+    module.mkdir()
+    (module / "go.mod").write_text("module x\nrequire k8s.io/kubernetes v1.35.4\n")
+    env = {"KEYFOB_ENVTEST_MODULE": str(module), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cached = tmp_path / "cache" / "keyfob" / "envtest" / "v1.35.4"
+    cached.mkdir(parents=True)
+    for name in binaries.BUILT:
+        (cached / name).write_text("#!/bin/sh\n")
+        (cached / name).chmod(0o755)
+    node = binaries.ensure_node_binaries(env)
+    assert node.kubelet == cached / "kubelet" and node.pause == cached / "pause"
+    assert binaries.ensure_node_binaries(env) == node
+    built = calls.read_text().splitlines()
+    assert len(built) == 1, built
+    assert built[0].split()[-3:] == ["./cmd/kubelet", "./cmd/kube-scheduler", "./cmd/pause"]
+    assert binaries.ensure_binaries(binaries.select_source(env), env) is not None
+    assert len(calls.read_text().splitlines()) == 1, "the control plane was cached: nothing more is built"
+
+
+def test_postrender_patches_only_the_operator_deployment() -> None:
+    from keyfob_testbed.e2e import patch_operator_deployment
+
+    deployment = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
+        {"name": "keyfob", "env": [{"name": "KEYFOB_CLUSTER_ID", "value": "x"}, {"name": "KEYFOB_TICK_SECONDS",
+                                                                                  "value": "30"}]}]}}}}
+    service = {"kind": "Service", "spec": {"ports": []}}
+    env = [{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"}, {"name": "KEYFOB_TICK_SECONDS", "value": "2"}]
+    patch_operator_deployment(deployment, host_network=True, env=env)
+    patch_operator_deployment(service, host_network=True, env=env)
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert pod["containers"][0]["env"] == [{"name": "KEYFOB_CLUSTER_ID", "value": "x"}, *env]
+    assert service == {"kind": "Service", "spec": {"ports": []}}
+
+
+def test_kubelet_config_carries_what_this_host_needs(tmp_path: Path) -> None:
+    from keyfob_testbed.node import kubelet_config
+
+    class FakeContainerd:
+        endpoint = "unix:///run/x.sock"
+
+    config = kubelet_config(tmp_path, tmp_path / "ca", tmp_path / "c", tmp_path / "k", FakeContainerd(),  # type: ignore[arg-type]
+                            10250, 10248)
+    assert config["failCgroupV1"] is False and config["cgroupDriver"] == "cgroupfs"
+    assert config["cgroupsPerQOS"] is False and config["enforceNodeAllocatable"] == []
+    assert config["address"] == "127.0.0.1" and config["healthzBindAddress"] == "127.0.0.1"
+    assert config["imageGCHighThresholdPercent"] == 100, "imported images must never be collected"
+
+
+def test_e2e_node_says_in_one_line_what_a_host_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyfob_testbed import containerd, node
+
+    monkeypatch.setattr(node.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(containerd.shutil, "which", lambda name: None if name in ("buildah", "runc") else "/x")
+    reason = node.unavailable_reason()
+    assert reason is not None and "\n" not in reason
+    assert "apt-get install runc buildah" in reason
+    monkeypatch.setattr(node.os, "geteuid", lambda: 1000)
+    assert node.unavailable_reason() == "the e2e node needs root (containerd, runc and the kubelet run as root)"

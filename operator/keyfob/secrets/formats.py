@@ -91,6 +91,8 @@ def render_rclone(cred: Credential) -> dict[str, str]:
         "env_auth = false",
         f"access_key_id = {cred.access_key_id}",
         f"secret_access_key = {_secret(cred)}",
+        # keyfob's keys may not create buckets: without this, rclone's first upload tries CreateBucket and fails
+        "no_check_bucket = true",
     ]
     if cred.region:
         lines.append(f"region = {cred.region}")
