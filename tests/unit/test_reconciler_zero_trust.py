@@ -280,3 +280,14 @@ def test_orphans_are_revoked_only_where_the_provider_says_they_are_ours() -> Non
     assert orphan not in adapter.keys and outcome.revoked == 1
     assert orphan_ref(OwnedKey(orphan, ("AKORPHAN",), OTHER_UID)).owner_uid == OTHER_UID
     assert parse_key_name("kf-lookalike") is None
+
+
+def test_a_status_from_before_provider_refs_were_recorded_still_revokes_at_its_issuer() -> None:
+    cluster, providers, reconciler, _ = world()
+    run(cluster, reconciler)
+    cluster.obj["status"].pop("providerRef")  # as written by keyfob before status.providerRef existed
+    assert cluster.obj["status"]["provider"] == "AccessKeyProvider/ns/a"
+    cluster.obj["spec"]["providerRef"] = {"name": "b"}
+    run(cluster, reconciler)
+    assert key_name(UID, 1) not in providers.adapters["a"].keys
+    assert f"revoke {key_name(UID, 1)}" not in providers.adapters["b"].calls

@@ -19,6 +19,7 @@ from keyfob.contract import ProviderError
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.inputs import Inputs, Usage
 from keyfob.lifecycle.issue_log import IssueLog
+from keyfob.lifecycle.issuer import current_issuer
 from keyfob.lifecycle.jobs import issue, readiness, render, retire, rollout
 from keyfob.lifecycle.jobs.book import StatusBook
 from keyfob.lifecycle.jobs.resolve import issuer_of
@@ -143,7 +144,7 @@ class RequestReconciler:
         return out
 
     def _retain_allowed(self, book: StatusBook) -> bool:
-        ref = book.status.provider_ref or book.view.spec.provider_ref
+        ref = current_issuer(book.status, book.view.spec.provider_ref)
         try:
             provider = issuer_of(self.providers, book.view.namespace, ref)
         except ProviderLookupError:

@@ -22,6 +22,7 @@ from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.crashpoints import crashpoint
 from keyfob.lifecycle.fingerprint import scope_hash
 from keyfob.lifecycle.grants import grant_for
+from keyfob.lifecycle.issuer import current_issuer
 from keyfob.lifecycle.jobs.book import StatusBook
 from keyfob.lifecycle.jobs.secret_writer import write_secret
 from keyfob.lifecycle.plan_types import IssueReason
@@ -88,7 +89,8 @@ def finish(
     if status.access_key_id and status.key_name:
         status.previous_keys.append(KeyRecord(
             access_key_id=status.access_key_id, key_name=status.key_name,
-            revoke_after=_grace_end(book, immediate), provider_ref=status.provider_ref or pending.provider_ref,
+            revoke_after=_grace_end(book, immediate),
+            provider_ref=current_issuer(status, pending.provider_ref or book.view.spec.provider_ref),
         ))
     life = lifetime(view.spec, effective_ttl(provider.spec.guardrails), book.now, view.uid, pending.revision)
     status.access_key_id = key.access_key_id

@@ -11,6 +11,7 @@ from keyfob.contract import KeyRef, OwnershipUnproven, ProviderError
 from keyfob.contract.keys import revocation_words
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.crashpoints import crashpoint
+from keyfob.lifecycle.issuer import current_issuer
 from keyfob.lifecycle.jobs.book import StatusBook
 from keyfob.lifecycle.jobs.resolve import issuer_of
 from keyfob.lifecycle.plan import Retirement
@@ -21,7 +22,7 @@ RETRY = 10.0
 
 
 def _issuer(book: StatusBook, record_ref: ProviderRef | None) -> ProviderRef:
-    return record_ref or book.status.provider_ref or book.view.spec.provider_ref
+    return record_ref or current_issuer(book.status, book.view.spec.provider_ref)
 
 
 def retire_current(book: StatusBook, revoke_after_now: bool = True) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from keyfob.lifecycle.fingerprint import scope_hash
 from keyfob.lifecycle.inputs import Inputs
+from keyfob.lifecycle.issuer import current_issuer
 from keyfob.lifecycle.plan_types import IssueReason
 from keyfob.lifecycle.secret_manifest import secret_state
 
@@ -26,8 +27,8 @@ def no_key(inputs: Inputs) -> str | None:
 
 
 def provider_changed(inputs: Inputs) -> str | None:
-    issuer = inputs.view.status.provider_ref
-    changed = issuer is not None and issuer.wire() != inputs.view.spec.provider_ref.wire()
+    spec_ref = inputs.view.spec.provider_ref
+    changed = current_issuer(inputs.view.status, spec_ref).wire() != spec_ref.wire()
     return IssueReason.PROVIDER_CHANGED if changed else None
 
 
