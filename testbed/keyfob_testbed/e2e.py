@@ -142,8 +142,13 @@ def operator_env(target: Target, extra: Mapping[str, str]) -> list[dict[str, str
 
 def _image_values(target: Target) -> list[str]:
     repository, tag = target.images["keyfob"].rsplit(":", 1)
-    return ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
-            "--set", f"image.pullPolicy={'Never' if target.host_network else 'IfNotPresent'}"]
+    values = ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
+              "--set", f"image.pullPolicy={'Never' if target.host_network else 'IfNotPresent'}"]
+    if target.host_network:
+        # One node, host networking: two replicas would contend for the same host ports, so the test bed runs one
+        # (without leader election; the election itself is tested in tests/integration/test_leader_election.py).
+        values += ["--set", "leaderElection.enabled=false"]
+    return values
 
 
 def helm_install(target: Target, *, release: str, namespace: str, liveness_port: int, metrics_port: int,
@@ -202,6 +207,10 @@ def kustomize_overlay(target: Target, directory: Path, *, liveness_port: int, me
     ]
     if target.host_network:
         patch["spec"]["template"]["spec"].update({"hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet"})
+        # deploy/ runs two elected replicas; on one host network they would contend for the same ports: one
+        # replica, which takes the Lease and leads, replaced rather than surged.
+        ops += [{"op": "replace", "path": "/spec/replicas", "value": 1},
+                {"op": "replace", "path": "/spec/strategy", "value": {"type": "Recreate"}}]
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "operator-patch.yaml").write_text(yaml.safe_dump(patch, sort_keys=False))
     kustomization = {
