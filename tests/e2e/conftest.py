@@ -7,6 +7,7 @@ Where the host cannot run the node, every e2e test skips with a one-line reason;
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -34,6 +35,7 @@ from keyfob_testbed.operator_fixtures import LeakWatch
 from keyfob_testbed.ports import free_ports
 
 RELEASE, RELEASE_NAMESPACE = "kf-e2e", "keyfob-e2e"
+DEPLOY_OPERATOR = "system:serviceaccount:keyfob-system:keyfob"  # what `kubectl apply -k deploy/` runs as
 #: The operator's settings in the test bed: short ticks so grace periods end on time, a bounded pool.
 OPERATOR_ENV = {"KEYFOB_TICK_SECONDS": "2", "KEYFOB_MAX_WORKERS": "4", "KEYFOB_SWEEP_INITIAL_DELAY": "3600"}
 TIMINGS: dict[str, float] = {}
@@ -93,8 +95,12 @@ def keyfob_release(e2e_target: Target, e2e_secrets: LeakWatch) -> Iterator[Relea
     """helm install of helm/keyfob; at the end every operator pod's log is scanned for every issued secret."""
     liveness, metrics = free_ports(2)
     started = time.monotonic()
+    # The release's admission policy lets only its own operator write status; the deploy/ operator of
+    # test_kubectl_apply_k (keyfob-system/keyfob) is a second operator of the same cluster, listed as the README
+    # says for several releases.
     release = helm_install(e2e_target, release=RELEASE, namespace=RELEASE_NAMESPACE, liveness_port=liveness,
-                           metrics_port=metrics, env=OPERATOR_ENV)
+                           metrics_port=metrics, env=OPERATOR_ENV,
+                           values=["--set-json", f"admission.operatorUsernames={json.dumps([DEPLOY_OPERATOR])}"])
     wait_ready_pod(e2e_target, RELEASE_NAMESPACE, release.selector, timeout=240)
     TIMINGS["helm_install_to_ready"] = time.monotonic() - started
     try:

@@ -20,7 +20,8 @@ from .conftest import OPERATOR_ENV, AwsWorld
 
 pytestmark = pytest.mark.e2e
 SELECTOR = "app.kubernetes.io/name=keyfob,app.kubernetes.io/instance=keyfob"
-KINDS = "deployment,service,serviceaccount,role,rolebinding,clusterrole,clusterrolebinding"
+KINDS = ("deployment,service,serviceaccount,role,rolebinding,clusterrole,clusterrolebinding,poddisruptionbudget,"
+         "validatingadmissionpolicy,validatingadmissionpolicybinding")
 
 
 def kubectl(target: Target, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
