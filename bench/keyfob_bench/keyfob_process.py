@@ -1,6 +1,6 @@
 """keyfob as a child process for the bench: like the test bed's OperatorProcess, but at INFO (no flag; Kopf's
 ``--verbose`` is DEBUG for its own loggers, and a DEBUG log of 10,000 requests costs CPU that is not keyfob's),
-production timer settings, and helpers that read the process's memory and CPU from /proc."""
+production settings, and helpers that read the process's memory and CPU from /proc."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from keyfob_testbed.processes import ManagedProcess
 
 _SCRUBBED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "KUBECONFIG")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-RESUMED_LINE = b"Handler 'reconcile_request' succeeded"
+RESUMED_LINE = b"Resumed: settled, nothing due"  # one per request found settled at start (keyfob.handlers.requests)
 # Set by the CLI's --operator-env: added to every operator the bench starts (e.g. MALLOC_ARENA_MAX=2 for a variant).
 EXTRA_ENV: dict[str, str] = {}
 
@@ -115,7 +115,7 @@ class BenchOperator:
 
 # Settings the bench runs keyfob with: the production defaults (config.py), except that the latency runs push the
 # first orphan sweep out of the measurement (the restart scenario keeps the default and counts the sweep).
-PRODUCTION = {"KEYFOB_TICK_SECONDS": "30", "KEYFOB_RESYNC_SECONDS": "600", "KEYFOB_MAX_WORKERS": "20"}
+PRODUCTION = {"KEYFOB_RESYNC_SECONDS": "3600", "KEYFOB_MAX_WORKERS": "20"}  # the chart's defaults
 NO_EARLY_SWEEP = {**PRODUCTION, "KEYFOB_SWEEP_INITIAL_DELAY": "3600"}
 
 

@@ -1,5 +1,6 @@
 """Memory: the operator's RSS (VmRSS, and VmHWM = peak) with nothing, 1,000 and N (10,000) Ready requests held,
-and its CPU while it merely holds them (per-object timers tick every KEYFOB_TICK_SECONDS)."""
+and its CPU while it merely holds them (with the in-process schedule nothing runs for a held request but its
+resync, once per KEYFOB_RESYNC_SECONDS; before it, a Kopf timer per request ticked every 30 s)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from .machine import CpuMeter
 from .stats import summarize
 
 NAMESPACE = "kb-mem"
-IDLE_WINDOW_S = 60.0  # two ticks of every request's timer at the default 30 s
+IDLE_WINDOW_S = 60.0  # unchanged since the per-request timers (two of their 30 s ticks), so runs compare
 
 
 def _held(operator: BenchOperator, bed: Bed, count: int, log: Any, profile: Path | None = None) -> dict[str, Any]:
-    """Settle (one full tick of every timer), then RSS and the CPU of an idle window (py-spy'd if asked)."""
+    """Settle (35 s: the last watch events and workers wind down), then RSS and the CPU of an idle window."""
     time.sleep(35)
     meter = CpuMeter(bed.pids(keyfob=operator.pid)).start()
     with prof.sampling(operator.pid, profile) if profile is not None else contextlib.nullcontext():

@@ -12,8 +12,9 @@ from keyfob.contract.naming import InvalidClusterId, check_cluster_id
 class Settings:
     cluster_id: str = "default"
     cluster_resource_namespace: str = "keyfob-system"
-    tick_seconds: float = 30.0  # how often each request checks whether something is due (cheap, no API calls)
-    resync_seconds: float = 600.0  # full re-evaluation (guardrails, Secret presence) of every request
+    # Full re-evaluation of every request (namespace labels, anything a watch could have missed). Secret and
+    # provider changes, due times and approvals wake a request at once; this is the backstop.
+    resync_seconds: float = 3600.0
     provider_check_seconds: float = 300.0
     sweep_seconds: float = 600.0  # orphan sweep per provider object
     sweep_initial_delay: float = 30.0  # first sweep after start (lets in-flight issues settle)
@@ -35,8 +36,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     return Settings(
         cluster_id=env.get("KEYFOB_CLUSTER_ID", "default"),
         cluster_resource_namespace=env.get("KEYFOB_CLUSTER_RESOURCE_NAMESPACE", "keyfob-system"),
-        tick_seconds=float(env.get("KEYFOB_TICK_SECONDS", "30")),
-        resync_seconds=float(env.get("KEYFOB_RESYNC_SECONDS", "600")),
+        resync_seconds=float(env.get("KEYFOB_RESYNC_SECONDS", "3600")),
         provider_check_seconds=float(env.get("KEYFOB_PROVIDER_CHECK_SECONDS", "300")),
         sweep_seconds=float(env.get("KEYFOB_SWEEP_SECONDS", "600")),
         sweep_initial_delay=float(env.get("KEYFOB_SWEEP_INITIAL_DELAY", "30")),

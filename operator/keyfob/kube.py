@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from keyfob.api.vocabulary import GROUP, VERSION
-from keyfob.lifecycle.ports import SecretSnapshot, StatusConflict
+from keyfob.lifecycle.ports import SecretConflict, SecretSnapshot, StatusConflict
 
 REQUESTS = "accesskeyrequests"
 
 
-def load_api_client() -> client.ApiClient:
-    """In-cluster config when running in a pod, else KUBECONFIG / ~/.kube/config."""
+def load_api_client(pool_size: int | None = None) -> client.ApiClient:
+    """In-cluster config when running in a pod, else KUBECONFIG / ~/.kube/config. `pool_size`: HTTP connections
+    kept open (the operator sizes it to its worker threads)."""
     try:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    if pool_size is not None:
+        configuration.connection_pool_maxsize = pool_size
+    return client.ApiClient(configuration)
 
 
 def _controller_uid(meta: Any) -> str | None:
@@ -43,6 +48,18 @@ def _no_guard() -> None:
     return None
 
 
+def snapshot_of(secret: Any, *, with_data: bool = True) -> SecretSnapshot:
+    """A Secret (client model) as the lifecycle sees it; `with_data=False` keeps no key material."""
+    meta = secret.metadata
+    return SecretSnapshot(
+        name=meta.name,
+        controller_uid=_controller_uid(meta),
+        annotations=dict(meta.annotations or {}),
+        resource_version=meta.resource_version,
+        data=_decode(secret.data) if with_data else {},
+    )
+
+
 class KubeCluster:
     def __init__(self, api: client.ApiClient, guard: Callable[[], None] = _no_guard) -> None:
         self.core = client.CoreV1Api(api)
@@ -50,30 +67,33 @@ class KubeCluster:
         self.guard = guard  # called before every write: raises when this replica lost its lease (fencing)
 
     def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
+        return self.read_secret(namespace, name)
+
+    def read_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
         try:
             secret = self.core.read_namespaced_secret(name, namespace)
         except ApiException as err:
             if err.status == 404:
                 return None
             raise
-        meta = secret.metadata
-        return SecretSnapshot(
-            name=meta.name,
-            controller_uid=_controller_uid(meta),
-            annotations=dict(meta.annotations or {}),
-            resource_version=meta.resource_version,
-            data=_decode(secret.data),
-        )
+        return snapshot_of(secret)
 
-    def write_secret(self, namespace: str, manifest: dict[str, Any], previous: SecretSnapshot | None) -> None:
+    def write_secret(self, namespace: str, manifest: dict[str, Any], previous: SecretSnapshot | None) -> SecretSnapshot:
+        """Create, or replace `previous` at its resourceVersion; returns what was written (without its data)."""
         self.guard()
         body = {k: v for k, v in manifest.items() if k != "stringData"}
         body["data"] = _encode(manifest["stringData"])
-        if previous is None:
-            self.core.create_namespaced_secret(namespace, body)  # 409 if one appeared meanwhile: retried
-            return
-        body["metadata"] = {**body["metadata"], "resourceVersion": previous.resource_version}
-        self.core.replace_namespaced_secret(previous.name, namespace, body)
+        try:
+            if previous is None:
+                written = self.core.create_namespaced_secret(namespace, body)
+            else:
+                body["metadata"] = {**body["metadata"], "resourceVersion": previous.resource_version}
+                written = self.core.replace_namespaced_secret(previous.name, namespace, body)
+        except ApiException as err:
+            if err.status == 409:  # one appeared, or changed, since it was checked: never overwritten
+                raise SecretConflict(f"Secret {manifest['metadata']['name']!r} changed since it was read") from None
+            raise
+        return snapshot_of(written, with_data=False)
 
     def delete_secret(self, namespace: str, name: str, owner_uid: str) -> None:
         self.guard()
@@ -123,6 +143,52 @@ class KubeCluster:
                 raise StatusConflict(f"{namespace}/{name} changed since it was read") from None
             raise
         return str((done.get("metadata") or {}).get("resourceVersion") or "") or None
+
+    def add_finalizer(self, body: Mapping[str, Any], finalizer: str) -> dict[str, Any]:
+        """Take the request: add keyfob's finalizer at the resourceVersion read (StatusConflict if it moved)."""
+        return self._set_finalizers(body, [*(body["metadata"].get("finalizers") or []), finalizer])
+
+    def remove_finalizer(self, body: Mapping[str, Any], finalizer: str) -> None:
+        """Release a request whose keys are all revoked (StatusConflict if it changed since it was read)."""
+        kept = [f for f in body["metadata"].get("finalizers") or [] if f != finalizer]
+        try:
+            self._set_finalizers(body, kept)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+    def _set_finalizers(self, body: Mapping[str, Any], finalizers: list[str]) -> dict[str, Any]:
+        self.guard()
+        meta = body["metadata"]
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+            {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
+        ]
+        try:
+            done: dict[str, Any] = self.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, meta["namespace"], REQUESTS, meta["name"], patch,
+                _content_type="application/json-patch+json")
+        except ApiException as err:
+            if err.status in (409, 422):  # the test op failed: the object moved on
+                raise StatusConflict(f"{meta['namespace']}/{meta['name']} changed since it was read") from None
+            raise
+        return done
+
+    def post_event(self, involved: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        """A core v1 Event about `involved` (a request body); text is already safe (no secret material)."""
+        self.guard()
+        meta = involved["metadata"]
+        now = datetime.now(UTC)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
+            involved_object=client.V1ObjectReference(
+                api_version=involved.get("apiVersion") or f"{GROUP}/{VERSION}",
+                kind=involved.get("kind") or "AccessKeyRequest", name=meta["name"], namespace=meta["namespace"],
+                uid=meta.get("uid"), resource_version=meta.get("resourceVersion")),
+            type=type_, reason=reason, message=message[:1024], source=client.V1EventSource(component="keyfob"),
+            reporting_component="keyfob", first_timestamp=now, last_timestamp=now, count=1,
+        )
+        self.core.create_namespaced_event(meta["namespace"], event)
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
         return dict(self.core.read_namespace(namespace).metadata.labels or {})

@@ -12,12 +12,15 @@ import kopf
 BODY_LOGGERS = ("kubernetes.client.rest", "botocore", "boto3", "s3transfer", "urllib3", "httpx", "httpcore", "minio")
 
 
-class QuietTimers(logging.Filter):
-    """Drop Kopf's per-tick "Timer 'check_due' succeeded" lines: one per request per tick says nothing."""
+# Kopf's "... succeeded" lines for the watch handlers that only feed the schedule and the caches: one per watch
+# event of every request and Secret says nothing (keyfob logs what its jobs did).
+QUIET_PREFIXES = ("Timer 'recheck-", "Handler 'schedule-requests'", "Handler 'watch-", "Indexer 'keyfob-")
 
+
+class QuietTimers(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not (message.startswith("Timer 'check_due'") or message.startswith("Timer 'recheck-"))
+        message = record.msg if isinstance(record.msg, str) else record.getMessage()
+        return not any(prefix in message[:120] for prefix in QUIET_PREFIXES)
 
 
 def configure(*, verbose: bool, debug: bool, json: bool) -> None:

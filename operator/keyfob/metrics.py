@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from keyfob.lifecycle.conditions import READY
 from keyfob.lifecycle.outcome import Outcome
+from keyfob.lifecycle.request_view import parse_status
 
 
 @dataclass
@@ -56,6 +59,11 @@ class Metrics:
 
     def serve(self, port: int) -> None:
         start_http_server(port, registry=self.registry)
+
+    def observe_status(self, body: Mapping[str, Any]) -> None:
+        """A request seen settled at start-up: its series come from its status (no reconcile ran)."""
+        meta = body.get("metadata") or {}
+        self.observe(meta.get("namespace", ""), meta.get("name", ""), Outcome(status=parse_status(body.get("status"))))
 
     def observe(self, namespace: str, name: str, outcome: Outcome) -> None:
         provider = outcome.provider

@@ -1,12 +1,18 @@
-"""Resolve a providerRef to a ready adapter: read the provider object and its admin Secret, build the adapter.
+"""Resolve a providerRef to a ready adapter: the provider object (from its watch, else read), its admin Secret,
+the adapter built from both.
 
-Adapters are cached by the resourceVersions of both objects, so a reconcile with nothing to do builds none and
-an edited provider or rotated admin Secret takes effect on the next lookup.
+One adapter (one client, one connection pool) per provider, kept while the provider's generation and its admin
+Secret's resourceVersion stay the same; the Secret is re-read at most every ADMIN_RECHECK_SECONDS, so a rotated
+admin credential takes effect within that, and an edited provider spec at once. Building is single-flight per
+provider: N concurrent first lookups build one adapter, not N.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -20,6 +26,9 @@ from keyfob.kube import KubeCluster
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.ports import ProviderLookupError, ResolvedProvider
 from keyfob.providers.registry import factory_for
+from keyfob.watch_cache import ProviderCache
+
+ADMIN_RECHECK_SECONDS = 30.0
 
 PLURALS = {
     ObjectKind.ACCESS_KEY_PROVIDER: "accesskeyproviders",
@@ -34,16 +43,30 @@ def admin_secret_ref(block: BaseModel) -> SecretKeySelector:
     return ref
 
 
+@dataclass
+class _Built:
+    generation: str
+    secret_version: str
+    checked: float
+    resolved: ResolvedProvider
+
+
 class ProviderResolver:
-    def __init__(self, kube: KubeCluster, settings: Settings) -> None:
+    def __init__(self, kube: KubeCluster, settings: Settings, providers: ProviderCache | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.kube = kube
         self.settings = settings
-        self._cache: dict[tuple[str, ...], ResolvedProvider] = {}
+        self.providers = providers or ProviderCache()
+        self.clock = clock
+        self._cache: dict[tuple[str, str, str], _Built] = {}
+        self._building: dict[tuple[str, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def resolve(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider:
+    def resolve(self, request_namespace: str, ref: ProviderRef, *, fresh: bool = False) -> ResolvedProvider:
         namespace = request_namespace if ref.kind is ObjectKind.ACCESS_KEY_PROVIDER else None
-        body = self.kube.get_object(PLURALS[ref.kind], ref.name, namespace)
+        body = None if fresh else self.providers.get((ref.kind.value, namespace or "", ref.name))
+        if body is None:
+            body = self.kube.get_object(PLURALS[ref.kind], ref.name, namespace)
         if body is None:
             where = f" in namespace {namespace!r}" if namespace else ""
             raise ProviderLookupError(Reason.PROVIDER_NOT_FOUND, f"{ref.kind.value} {ref.name!r} not found{where}")
@@ -57,10 +80,8 @@ class ProviderResolver:
         """
         namespace = request_namespace if ref.kind is ObjectKind.ACCESS_KEY_PROVIDER else ""
         with self._lock:
-            for key, resolved in self._cache.items():
-                if key[:3] == (ref.kind.value, namespace, ref.name):
-                    return resolved
-        return None
+            built = self._cache.get((ref.kind.value, namespace, ref.name))
+        return built.resolved if built is not None else None
 
     def from_object(self, kind: ObjectKind, body: dict[str, Any]) -> ResolvedProvider:
         meta = body["metadata"]
@@ -86,25 +107,34 @@ class ProviderResolver:
                 f"namespace {home!r}, not {secret_ref.namespace!r}",
             )
         secret_ns = namespace or home
-        secret = self.kube.get_secret(secret_ns, secret_ref.name)
-        if secret is None:
-            raise ProviderLookupError(
-                Reason.PROVIDER_NOT_READY, f"{label}: admin credentials Secret {secret_ns}/{secret_ref.name} not found"
-            )
         # The provider's generation (its spec), not its resourceVersion: the operator's own status writes on the
         # provider must not throw away an adapter and its connection pool.
-        versions = (str(meta.get("generation") or meta.get("resourceVersion", "")), secret.resource_version or "")
-        key = (kind.value, namespace or "", meta["name"], *versions)
+        generation = str(meta.get("generation") or meta.get("resourceVersion", ""))
+        key = (kind.value, namespace or "", meta["name"])
         with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        try:
-            adapter = factory_for(block_name)(block, secret.data, self.settings.cluster_id)
-        except (ProviderError, LookupError) as err:
-            raise ProviderLookupError(Reason.PROVIDER_NOT_READY, f"{label}: {err}") from None
-        resolved = ResolvedProvider(kind=kind, namespace=namespace, name=meta["name"], spec=spec, adapter=adapter)
-        with self._lock:
-            self._cache = {k: v for k, v in self._cache.items() if k[:3] != key[:3]}  # drop stale versions
-            self._cache[key] = resolved
-        return resolved
+            lock = self._building.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                built = self._cache.get(key)
+            now = self.clock()
+            if built is not None and built.generation == generation and now - built.checked < ADMIN_RECHECK_SECONDS:
+                return built.resolved
+            secret = self.kube.get_secret(secret_ns, secret_ref.name)
+            if secret is None:
+                raise ProviderLookupError(
+                    Reason.PROVIDER_NOT_READY,
+                    f"{label}: admin credentials Secret {secret_ns}/{secret_ref.name} not found",
+                )
+            version = secret.resource_version or ""
+            if built is not None and (built.generation, built.secret_version) == (generation, version):
+                built.checked = now
+                return built.resolved
+            try:
+                adapter = factory_for(block_name)(block, secret.data, self.settings.cluster_id)
+            except (ProviderError, LookupError) as err:
+                raise ProviderLookupError(Reason.PROVIDER_NOT_READY, f"{label}: {err}") from None
+            resolved = ResolvedProvider(kind=kind, namespace=namespace, name=meta["name"], spec=spec,
+                                        adapter=adapter)
+            with self._lock:
+                self._cache[key] = _Built(generation, version, now, resolved)
+            return resolved

@@ -1,21 +1,21 @@
-"""Process-wide objects the handlers share: settings, Kubernetes client, resolver, reconciler, per-object locks."""
+"""Process-wide objects the handlers share: settings, Kubernetes clients, the watch-fed caches, the provider
+resolver, the reconciler and the one schedule of every request."""
 
 from __future__ import annotations
 
-import random
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from keyfob.cached_cluster import CachedCluster
 from keyfob.config import Settings
 from keyfob.kube import KubeCluster, load_api_client
 from keyfob.leadership import Fence
 from keyfob.lifecycle.reconciler import RequestReconciler
 from keyfob.metrics import Metrics
 from keyfob.provider_access import ProviderResolver
+from keyfob.scheduler import JobResult, Scheduler, Target
+from keyfob.watch_cache import OwnWrites, ProviderCache, SecretCache
 
 
 def utcnow() -> datetime:
@@ -25,47 +25,38 @@ def utcnow() -> datetime:
 @dataclass
 class Runtime:
     settings: Settings
-    kube: KubeCluster
+    kube: KubeCluster  # the API server, uncached
+    cluster: CachedCluster  # the lifecycle's view: reads through the watch-fed caches
     resolver: ProviderResolver
     reconciler: RequestReconciler
+    scheduler: Scheduler
     fence: Fence = field(default_factory=Fence.open)
     metrics: Metrics = field(default_factory=Metrics)
-    _locks: dict[str, threading.Lock] = field(default_factory=dict)
-    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
-    _last_full: dict[str, float] = field(default_factory=dict)
+    secrets: SecretCache = field(default_factory=SecretCache)
+    providers: ProviderCache = field(default_factory=ProviderCache)
 
     @classmethod
-    def create(cls, settings: Settings, fence: Fence | None = None) -> Runtime:
-        """`fence` (leader election): every Kubernetes write checks it, and so does each handler before it
-        may call a provider."""
+    def create(cls, settings: Settings, fence: Fence | None = None,
+               run_job: Callable[[Runtime, Target], JobResult] | None = None) -> Runtime:
+        """`fence` (leader election): every Kubernetes write checks it, and so does each job before it may call
+        a provider. `run_job`: what the scheduler runs for a due request (handlers.request_jobs)."""
         fence = fence or Fence.open()
-        kube = KubeCluster(load_api_client(), guard=fence.check)
-        resolver = ProviderResolver(kube, settings)
-        return cls(settings, kube, resolver, RequestReconciler(kube, resolver, utcnow), fence)
+        # One HTTP connection per worker thread plus the watches: the default pool (5 per CPU) is smaller than
+        # the worker pool on small nodes, and every discarded connection is a later TCP + TLS handshake.
+        api = load_api_client(pool_size=settings.max_workers + 4)
+        kube = KubeCluster(api, guard=fence.check)
+        secrets, providers, own = SecretCache(), ProviderCache(), OwnWrites()
+        cluster = CachedCluster(kube, secrets, own)
+        resolver = ProviderResolver(kube, settings, providers)
+        reconciler = RequestReconciler(cluster, resolver, utcnow)
+        holder: list[Runtime] = []
 
-    @contextmanager
-    def exclusive(self, uid: str) -> Iterator[None]:
-        """One reconcile per request at a time (Kopf runs timers beside change handlers)."""
-        with self._locks_guard:
-            lock = self._locks.setdefault(uid, threading.Lock())
-        with lock:
-            yield
-        self._last_full[uid] = time.monotonic()
+        def job(target: Target) -> JobResult:
+            assert run_job is not None, "Runtime.create(run_job=...) is needed to run the schedule"
+            return run_job(holder[0], target)
 
-    def resync_due(self, uid: str) -> bool:
-        last = self._last_full.get(uid)
-        return last is None or time.monotonic() - last >= self.settings.resync_seconds
-
-    def defer_resync(self, uid: str) -> None:
-        """First full re-check at a random point of the resync window, so N resumed requests spread out."""
-        self._last_full[uid] = time.monotonic() - random.uniform(0, self.settings.resync_seconds)
-
-    def mark_stale(self, uids: list[str]) -> None:
-        """Re-evaluate these requests fully on their next tick (e.g. their provider's guardrails changed)."""
-        for uid in uids:
-            self._last_full.pop(uid, None)
-
-    def forget(self, uid: str) -> None:
-        with self._locks_guard:
-            self._locks.pop(uid, None)
-        self._last_full.pop(uid, None)
+        scheduler = Scheduler(job, workers=settings.max_workers, resync_seconds=settings.resync_seconds, own=own)
+        runtime = cls(settings, kube, cluster, resolver, reconciler, scheduler, fence, Metrics(), secrets,
+                      providers)
+        holder.append(runtime)
+        return runtime

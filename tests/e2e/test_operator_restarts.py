@@ -75,7 +75,7 @@ def test_killed_mid_issue_resumes_without_duplicates_and_restarts_for_free(
 
     def resumed() -> bool:
         log = e2e_target.pod_log(keyfob_release.namespace, fresh.metadata.name)
-        lines = [line for line in log.splitlines() if "Handler 'reconcile_request' succeeded" in line]
+        lines = [line for line in log.splitlines() if "Resumed: settled, nothing due" in line]
         return sum(1 for line in lines if aws_world.namespace in line) >= COUNT
 
     wait_for(resumed, 120, 0.5, f"the fresh pod resumed all {COUNT} requests")

@@ -126,7 +126,7 @@ def test_restart_with_ready_requests_makes_zero_provider_writes(
     restarted = exclusive_operator.start()
 
     def all_resumed() -> bool:
-        return restarted.log_text().count("Handler 'reconcile_request' succeeded") >= count
+        return restarted.log_text().count("Resumed: settled, nothing due") >= count
 
     wait_for(all_resumed, 120, 0.5, f"{count} requests resumed")
     assert aws_setup.moto.iam_write_actions() == []

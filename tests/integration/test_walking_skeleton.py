@@ -99,7 +99,7 @@ def test_provider_outage_delays_deletion_instead_of_leaking(aws_setup: AwsSetup,
     wait_for(revocation_failed, 90, 0.5, "a failed revocation attempt")
     held = objects.get_request("app")
     assert held is not None and held["metadata"].get("deletionTimestamp")
-    assert "keyfob.dev/revoke" in held["metadata"]["finalizers"]
+    assert "keyfob.dev/revoke-keys" in held["metadata"]["finalizers"]
     assert aws_setup.users_for(uid), "the key must still exist: nothing was revoked"
 
     objects.patch_provider("aws", {"aws": {"iamEndpoint": aws_setup.moto.endpoint}})

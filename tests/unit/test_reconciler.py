@@ -70,6 +70,9 @@ class MemoryCluster:
     def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
         return self.secrets.get(name)
 
+    def read_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
+        return self.secrets.get(name)
+
     def write_secret(self, namespace: str, manifest: dict[str, Any], previous: SecretSnapshot | None) -> None:
         meta = manifest["metadata"]
         self.secrets[meta["name"]] = SecretSnapshot(
@@ -107,7 +110,7 @@ class MemoryCluster:
 class StaticProviders:
     adapter: MemoryProvider
 
-    def resolve(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider:
+    def resolve(self, request_namespace: str, ref: ProviderRef, *, fresh: bool = False) -> ResolvedProvider:
         return ResolvedProvider(ObjectKind.ACCESS_KEY_PROVIDER, request_namespace, ref.name,
                                 ProviderSpec.model_validate({"guardrails": {}}), self.adapter)  # type: ignore[arg-type]
 

@@ -84,7 +84,7 @@ class Providers:
     guardrails: dict[str, Any] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
 
-    def resolve(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider:
+    def resolve(self, request_namespace: str, ref: ProviderRef, *, fresh: bool = False) -> ResolvedProvider:
         if ref.name not in self.adapters or ref.name in self.gone:
             raise ProviderLookupError("ProviderNotFound", f"AccessKeyProvider {ref.name!r} not found")
         spec = ProviderSpec.model_validate({"guardrails": self.guardrails})

@@ -56,7 +56,7 @@ class SwitchProviders:
     adapter: MemoryProvider
     suspend: bool = False
 
-    def resolve(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider:
+    def resolve(self, request_namespace: str, ref: ProviderRef, *, fresh: bool = False) -> ResolvedProvider:
         spec = ProviderSpec.model_validate({"guardrails": {}, "suspend": self.suspend, "suspendReason": "ops: drill"})
         return ResolvedProvider(ObjectKind.ACCESS_KEY_PROVIDER, request_namespace, ref.name, spec,
                                 self.adapter)  # type: ignore[arg-type]

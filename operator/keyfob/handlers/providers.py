@@ -69,11 +69,11 @@ def _register(kind: ObjectKind, interval: float) -> None:
 
     @kopf.on.update(GROUP, VERSION, plural, field="spec", id=f"resync-requests-{plural}")
     def resync_requests(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        """Guardrails may have changed: every request using this provider is re-evaluated on its next tick
-        (and its key revoked if no longer allowed)."""
+        """Guardrails may have changed: every request using this provider is re-evaluated now (and its key
+        revoked if no longer allowed)."""
         runtime: Runtime = memo.runtime
         meta = body["metadata"]
-        runtime.mark_stale([
+        runtime.scheduler.wake([
             r["metadata"]["uid"] for r in list_all_requests(runtime.kube)
             if uses_provider(r, kind, meta["name"], meta.get("namespace"))
         ])

@@ -1,14 +1,19 @@
-"""Turn a lifecycle Outcome into Kubernetes events and Kopf's retry signal."""
+"""Turn a lifecycle Outcome into Kubernetes events and log lines (named after the object, Kopf's format)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from keyfob.leadership import Fence
-from keyfob.lifecycle.outcome import Outcome
+from keyfob.runtime import Runtime
+
+# Kopf's formatter prefixes lines carrying `k8s_ref` with "[namespace/name]" (text) or puts it in `object` (JSON).
+_objects = logging.getLogger("kopf.objects")
 
 
 def ensure_leading(fence: Fence) -> None:
@@ -18,9 +23,19 @@ def ensure_leading(fence: Fence) -> None:
         raise kopf.TemporaryError("not the leader (lease lost): no write", delay=60)
 
 
-def report(body: Mapping[str, Any], outcome: Outcome, logger: Any) -> None:
+def object_log(body: Mapping[str, Any], level: int, message: str) -> None:
+    meta = body.get("metadata") or {}
+    ref = {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"), "name": meta.get("name"),
+           "uid": meta.get("uid"), "namespace": meta.get("namespace")}
+    _objects.log(level, message, extra={"k8s_ref": ref, "k8s_skip": True})
+
+
+def post_outcome(runtime: Runtime, body: Mapping[str, Any], outcome: Any) -> None:
+    """Post each event of `outcome` (a lifecycle Outcome) on the request and log it; texts carry no secrets."""
     for event in outcome.events:
-        kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
-        (logger.warning if event.type == "Warning" else logger.info)(f"{event.reason}: {event.message}")
-    if outcome.retry_after is not None:
-        raise kopf.TemporaryError("will retry", delay=outcome.retry_after)
+        object_log(body, logging.WARNING if event.type == "Warning" else logging.INFO,
+                   f"{event.reason}: {event.message}")
+        try:
+            runtime.kube.post_event(body, event.type, event.reason, event.message)
+        except ApiException as err:  # an event is a report, not state: losing one must not fail the reconcile
+            object_log(body, logging.WARNING, f"could not post event {event.reason}: HTTP {err.status} {err.reason}")

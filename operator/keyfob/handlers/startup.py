@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
+from keyfob.api.vocabulary import GROUP
 from keyfob.config import Settings
+from keyfob.handlers.caches import MANAGED_SELECTOR
+from keyfob.handlers.request_jobs import run_request_job
+from keyfob.handlers.requests import PLURAL, resumed
 from keyfob.leadership import Fence
 from keyfob.runtime import Runtime
 
@@ -32,11 +37,22 @@ def configure(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo, f
     settings.watching.connect_timeout = 30
     settings.watching.inactivity_timeout = 90
     settings.networking.request_timeout = 60
-    # A timer mid-tick when its request is deleted is re-checked after this long before the finalizer goes
-    # (Kopf's default is 60 s, which made every deletion wait a minute).
+    # A provider's timer (check, sweep) mid-tick when its object is deleted is re-checked after this long.
     settings.background.cancellation_polling = 1
     settings.scanning.disabled = True  # no cluster-wide CRD/namespace watching: the chart grants no such RBAC
-    runtime = Runtime.create(cfg, fence)
+    # Server-side selectors: only keyfob's own Secrets are listed and watched, and a shard lists only its own
+    # requests (the `labels=` filters of the handlers say the same again on the client side).
+    settings.watching.label_selectors["v1", "secrets"] = MANAGED_SELECTOR
+    if cfg.shard_labels:
+        settings.watching.label_selectors[GROUP, PLURAL] = ",".join(f"{k}={v}" for k, v in cfg.shard_labels.items())
+    runtime = Runtime.create(cfg, fence, run_request_job)
+    scheduler = runtime.scheduler
+
+    def on_resumed(body: Mapping[str, Any]) -> None:
+        resumed(runtime, body)
+
+    scheduler.on_resumed = on_resumed
+    scheduler.on_gone = lambda namespace, name, _uid: runtime.metrics.forget(namespace, name)
     if cfg.metrics_port:
         runtime.metrics.serve(cfg.metrics_port)
     memo.runtime = runtime
@@ -44,5 +60,12 @@ def configure(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo, f
 
 def register(cfg: Settings, fence: Fence | None = None) -> None:
     @kopf.on.startup()
-    def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure(cfg, settings, memo, fence)
+        memo.runtime.scheduler.start()
+
+    @kopf.on.cleanup()
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        runtime: Runtime | None = getattr(memo, "runtime", None)
+        if runtime is not None:
+            await runtime.scheduler.stop()

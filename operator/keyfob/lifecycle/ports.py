@@ -35,11 +35,19 @@ class OwnerInfo:
 
 
 class ClusterPort(Protocol):
-    def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None: ...
+    def get_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
+        """The Secret as last known; its `data` may be empty (a watch-fed cache keeps no key material)."""
+        ...
 
-    def write_secret(self, namespace: str, manifest: dict[str, object], previous: SecretSnapshot | None) -> None:
+    def read_secret(self, namespace: str, name: str) -> SecretSnapshot | None:
+        """The Secret read now from the API server, with its data (only for re-rendering the same key)."""
+        ...
+
+    def write_secret(
+        self, namespace: str, manifest: dict[str, object], previous: SecretSnapshot | None
+    ) -> SecretSnapshot | None:
         """Create the Secret, or replace `previous` (guarded by its resourceVersion: a Secret that changed or
-        appeared since it was checked is never overwritten)."""
+        appeared since it was checked is never overwritten: SecretConflict). May return what was written."""
         ...
 
     def delete_secret(self, namespace: str, name: str, owner_uid: str) -> None: ...
@@ -95,6 +103,9 @@ class ResolvedProvider:
 
 
 class ProviderPort(Protocol):
-    def resolve(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider: ...
+    def resolve(self, request_namespace: str, ref: ProviderRef, *, fresh: bool = False) -> ResolvedProvider:
+        """The provider a request names; `fresh`: read the provider object now, not from the watch (before a
+        key is made, so a guardrail tightened a moment ago is never missed)."""
+        ...
 
     def last_known(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider | None: ...

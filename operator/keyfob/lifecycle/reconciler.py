@@ -66,23 +66,26 @@ class RequestReconciler:
             return book.fail(tampered)
         retire.apply_retirement(book, self.providers, retirement(book.status, view.spec, book.now))
         inputs = self._gather(book)
-        verdict = (suspension.suspended(inputs) or _secret_conflict(inputs) or self._lookup_verdict(inputs)
-                   or first(ADMISSION, inputs))
-        if verdict is not None:
-            if verdict.revoke_held:
-                self._revoke_held(book, verdict)
-            return book.fail(verdict)
-        assert inputs.provider is not None
+        if not self._admitted(book, inputs, suspension.suspended(inputs) or _secret_conflict(inputs)):
+            return None
         plan = decide(inputs)
+        if plan.issue is not None:
+            # The provider came from the watch; a key is made only under the guardrails as they are now.
+            inputs = self._gather(book, fresh=True)
+            if not self._admitted(book, inputs):
+                return None
+            plan = decide(inputs)
+        provider = inputs.provider
+        assert provider is not None
         try:
             if plan.issue is not None:
                 gate = quota.over_quota(self._with_usage(inputs), plan.issue) or approval.unapproved(inputs)
                 if gate is not None:
                     return book.hold(gate) if gate.reason == Reason.QUOTA_EXCEEDED else book.fail(gate)
-                issue.issue(book, inputs.provider, plan.issue, plan.immediate_grace)
-                self.issue_log.record(inputs.provider.label, view.namespace, book.now)
+                issue.issue(book, provider, plan.issue, plan.immediate_grace)
+                self.issue_log.record(provider.label, view.namespace, book.now)
             elif plan.rerender:
-                render.rerender(book, inputs.provider, inputs.secret)
+                render.rerender(book, provider, inputs.secret)
             if plan.expired:
                 book.ready(ConditionStatus.FALSE, Reason.EXPIRED, "the request's expiresAt has passed")
                 book.save()
@@ -94,6 +97,17 @@ class RequestReconciler:
         except ProviderError as err:
             readiness.provider_failed(book, err)
 
+    def _admitted(self, book: StatusBook, inputs: Inputs, early: Verdict | None = None) -> bool:
+        """The admission chain (provider lookup, spec, guardrails, expressibility); a denial fails the request
+        and, for a guardrail, revokes what it holds."""
+        verdict = early or self._lookup_verdict(inputs) or first(ADMISSION, inputs)
+        if verdict is None:
+            return True
+        if verdict.revoke_held:
+            self._revoke_held(book, verdict)
+        book.fail(verdict)
+        return False
+
     def _revoke_held(self, book: StatusBook, verdict: Verdict) -> None:
         if verdict.reason != Reason.SUSPENDED:
             retire.revoke_held(book, self.providers, "no longer allowed by the provider's guardrails")
@@ -102,11 +116,11 @@ class RequestReconciler:
         retire.revoke_held(book, self.providers, verdict.message)
         book.out.suspended_revoked += book.out.revoked - before
 
-    def _gather(self, book: StatusBook) -> Inputs:
+    def _gather(self, book: StatusBook, *, fresh: bool = False) -> Inputs:
         view = book.view
         secret = self.cluster.get_secret(view.namespace, view.spec.secret_name)
         try:
-            provider = self.providers.resolve(view.namespace, view.spec.provider_ref)
+            provider = self.providers.resolve(view.namespace, view.spec.provider_ref, fresh=fresh)
         except ProviderLookupError as err:
             return Inputs(view, book.now, secret, lookup_error=err)
         labels = self.cluster.namespace_labels(view.namespace) if provider.spec.guardrails.allowed_namespaces else {}

@@ -12,6 +12,8 @@ from keyfob.secrets.formats import Credential
 
 def rerender(book: StatusBook, provider: ResolvedProvider, snapshot: SecretSnapshot | None) -> None:
     status = book.status
+    if snapshot is not None and not snapshot.data:
+        snapshot = book.cluster.read_secret(book.view.namespace, snapshot.name)  # the cache holds no key material
     pair = extract_key_pair(snapshot.data) if snapshot else None
     if snapshot is None or pair is None or pair[0] != status.access_key_id or not status.key_name:
         return  # unreadable: it reads as a lost Secret on the next pass
