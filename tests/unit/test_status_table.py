@@ -115,6 +115,11 @@ CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
       "in 50m", "in 30m"], []),
     ("spec that does not parse", body({"revision": 1}, spec={"providerRef": {"name": "aws"}, "buckets": []}),
      ["AccessKeyProvider/aws", "invalid spec", "1", "-", "-", "-", "-"], []),
+    ("terminal escapes in a tampered status are neutralised",
+     body(issued(conditions=[{**READY, "status": "False", "reason": "\x1b]0;pwned\x07Ok\u202e"}],
+                 previousKeys=[{**PREVIOUS[0], "keyName": f"kf-{UID}-r1", "accessKeyId": None}])),
+     ["AccessKeyProvider/aws", SCOPE, "1", "False", "?]0;pwned?Ok?", "in 50m", "in 30m"],
+     [f"  previous key kf-{UID}-r1 (issue never finished)  revoke at {at(minutes=8)} (in 8m)"]),
     ("status that does not parse (tampered) reads as empty", body({"revision": "many", "accessKeyId": 7}),
      ["AccessKeyProvider/aws", SCOPE, "0", "-", "-", "-", "-"], []),
 ]
@@ -185,6 +190,13 @@ def test_json_and_yaml_carry_every_fact_with_absolute_times(output: str) -> None
     assert item["rotation"] == "Scheduled" and item["nextDue"] == at(minutes=8)
     assert item["previousKeys"] == [{"accessKeyId": "AKIAAAA1", "keyName": f"kf-{UID}-r1", "revokeAt": at(minutes=8)}]
     assert StatusRow.model_validate(item) == rows[0]  # the document is the model, nothing else
+
+
+def test_no_control_character_reaches_any_output() -> None:
+    rows = [row_of(body(issued(grant="IAM\x1b[2J user\u200f", conditions=[{**READY, "message": "a\x1b[31mb"}])), NOW)]
+    for output in ("", "wide", "json", "yaml"):
+        text = render(rows, NOW, output)
+        assert "\x1b" not in text and "\u200f" not in text, output
 
 
 def test_nothing_outside_the_modelled_status_is_echoed() -> None:

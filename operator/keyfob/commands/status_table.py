@@ -8,6 +8,7 @@ Nothing secret can reach it: the status holds public key ids only, and no Secret
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -213,6 +214,12 @@ def next_rotation(r: StatusRow, now: datetime, wide: bool = False) -> str:
 
 
 # -- rendering ----------------------------------------------------------------------------------------------
+def printable(text: str) -> str:
+    """Control and format characters as '?': a status a tenant could write (where the admission policy is not
+    installed) must not drive the terminal of an admin running `status -A` (escape sequences, bidi overrides)."""
+    return "".join("?" if unicodedata.category(c).startswith("C") else c for c in text)
+
+
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -250,7 +257,7 @@ def details(r: StatusRow, now: datetime) -> list[str]:
 
 def table(rows: Sequence[StatusRow], now: datetime, *, wide: bool = False, namespaces: bool = False) -> str:
     """kubectl's layout: a header, columns left-aligned and three spaces apart; a row's details under it."""
-    grid = [headers(wide, namespaces)] + [_cells(r, now, wide, namespaces) for r in rows]
+    grid = [headers(wide, namespaces)] + [[printable(c) for c in _cells(r, now, wide, namespaces)] for r in rows]
     widths = [max(len(line[i]) for line in grid) for i in range(len(grid[0]))]
 
     def line(cells: list[str]) -> str:
@@ -258,7 +265,7 @@ def table(rows: Sequence[StatusRow], now: datetime, *, wide: bool = False, names
 
     out = [line(grid[0])]
     for r, cells in zip(rows, grid[1:], strict=True):
-        out += [line(cells), *details(r, now)]
+        out += [line(cells), *(printable(d) for d in details(r, now))]
     return "\n".join(out)
 
 
