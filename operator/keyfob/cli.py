@@ -1,4 +1,9 @@
-"""The `keyfob` command: run the operator, write the CRDs, request a rotation or approve a request.
+"""The `keyfob` command: run the operator, write the CRDs, list requests (status), preview, approve, rotate or
+break-glass revoke. Installed twice: as `keyfob` and as `kubectl-keyfob`, which kubectl runs as `kubectl keyfob ...`
+(the same commands). The commands that talk to a cluster follow kubectl's conventions: --kubeconfig, KUBECONFIG,
+--context, -n/--namespace (default: the context's namespace), -A/--all-namespaces where they list. kubectl passes
+the arguments after `kubectl keyfob` unchanged and refuses flags before the plugin's name: `kubectl keyfob status
+-A`, not `kubectl -A keyfob status`.
 
 The local demo lives in the test bed (`keyfob-demo`), which the product never imports."""
 
@@ -8,6 +13,10 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from keyfob.commands import connection
+
+PLUGIN = "kubectl-keyfob"  # kubectl runs an executable of this name on PATH for `kubectl keyfob`
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -55,13 +64,13 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from kubernetes import client
 
     from keyfob.api.vocabulary import GROUP, VERSION
-    from keyfob.kube import load_api_client
     from keyfob.lifecycle.request_view import ROTATE_ANNOTATION
 
     token = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = {"metadata": {"annotations": {ROTATE_ANNOTATION: token}}}
-    api = client.CustomObjectsApi(load_api_client())
-    api.patch_namespaced_custom_object(GROUP, VERSION, args.namespace, "accesskeyrequests", args.name, body)
+    api = client.CustomObjectsApi(connection.api_client(args))
+    namespace = connection.namespace(args)
+    api.patch_namespaced_custom_object(GROUP, VERSION, namespace, "accesskeyrequests", args.name, body)
     print(f"accesskeyrequest/{args.name} rotation requested ({ROTATE_ANNOTATION}={token})")
     return 0
 
@@ -75,13 +84,14 @@ def cmd_approve(args: argparse.Namespace) -> int:
     from keyfob.api.request_status import Approval, ApprovalDecision
     from keyfob.api.vocabulary import GROUP, VERSION
     from keyfob.commands.preview import preview_text, scope_diff
-    from keyfob.kube import KubeCluster, load_api_client, whoami
+    from keyfob.kube import KubeCluster, whoami
     from keyfob.lifecycle.fingerprint import scope_hash, scope_lines
     from keyfob.lifecycle.request_view import parse_request
 
-    api_client = load_api_client()
+    api_client = connection.api_client(args)
     api = client.CustomObjectsApi(api_client)
-    obj = api.get_namespaced_custom_object(GROUP, VERSION, args.namespace, "accesskeyrequests", args.name)
+    namespace = connection.namespace(args)
+    obj = api.get_namespaced_custom_object(GROUP, VERSION, namespace, "accesskeyrequests", args.name)
     view = parse_request(obj)
     spec = view.spec
     scope = scope_hash(spec)
@@ -95,14 +105,15 @@ def cmd_approve(args: argparse.Namespace) -> int:
         "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},  # never approve a newer spec blindly
         "status": {"approval": approval.wire()},
     }
-    api.patch_namespaced_custom_object_status(GROUP, VERSION, args.namespace, "accesskeyrequests", args.name, body)
+    api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, "accesskeyrequests", args.name, body)
     print(f"accesskeyrequest/{args.name} scope {scope} {decision.value.lower()} by {approval.by}")
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="keyfob", description=__doc__)
-    sub = top.add_subparsers(dest="command", required=True)
+def parser(prog: str = "keyfob") -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    connection.add_cluster_options(top)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the operator (uses in-cluster config or KUBECONFIG)")
     run.add_argument("-n", "--namespace", action="append", help="watch only this namespace (repeatable)")
@@ -116,27 +127,37 @@ def parser() -> argparse.ArgumentParser:
     crds.add_argument("--write", metavar="DIR")
     crds.set_defaults(func=cmd_crds)
 
-    rotate = sub.add_parser("rotate", help="ask keyfob to rotate a request's key now")
+    rotate = sub.add_parser("rotate", help="ask keyfob to rotate a request's key now (keyfob.dev/rotate annotation)")
     rotate.add_argument("name")
-    rotate.add_argument("-n", "--namespace", default="default")
+    connection.add_options(rotate)
     rotate.set_defaults(func=cmd_rotate)
 
     approve = sub.add_parser("approve", help="approve (or --deny) a request whose provider requires approval")
     approve.add_argument("name")
-    approve.add_argument("-n", "--namespace", default="default")
-    approve.add_argument("--deny", action="store_true")
-    approve.add_argument("--reason", default="")
+    connection.add_options(approve)
+    approve.add_argument("--deny", action="store_true", help="deny the scope instead")
+    approve.add_argument("--reason", default="", help="why (recorded with your username in status.approval)")
     approve.set_defaults(func=cmd_approve)
 
-    from keyfob.commands import preview, revoke
+    from keyfob.commands import preview, revoke, status
 
+    status.add_parser(sub)
     preview.add_parser(sub)
     revoke.add_parser(sub)
     return top
 
 
+def prog_name(argv0: str) -> str:
+    """'kubectl keyfob' when run as the kubectl plugin (kubectl execs it by its path), else 'keyfob'."""
+    return "kubectl keyfob" if Path(argv0).name.startswith(PLUGIN) else "keyfob"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser(prog_name(sys.argv[0]))
+    args = top.parse_args(argv)
+    if args.command in ("run", "crds") and {"kubeconfig", "context"} & set(vars(args)):
+        top.error(f"--kubeconfig and --context are for the client commands; {args.command} "
+                  + ("uses in-cluster config or KUBECONFIG" if args.command == "run" else "needs no cluster"))
     return int(args.func(args))
 
 

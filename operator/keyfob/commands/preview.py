@@ -8,12 +8,13 @@ import argparse
 import difflib
 import json
 
-from keyfob.kube import KubeCluster, load_api_client
+from keyfob.kube import KubeCluster
 from keyfob.lifecycle.fingerprint import scope_lines
 from keyfob.lifecycle.ports import ProviderLookupError
 from keyfob.lifecycle.preview import native_of, preview, render_text
 from keyfob.lifecycle.request_view import InvalidRequest, RequestView, parse_request
 
+from . import connection
 from .reading import gather, request_body
 
 
@@ -48,9 +49,9 @@ def scope_diff(view: RequestView) -> list[str]:
 def cmd_preview(args: argparse.Namespace) -> int:
     if (args.file is None) == (args.name is None):
         raise SystemExit("keyfob preview: give either -f FILE or NAME")
-    kube = KubeCluster(load_api_client())
+    kube = KubeCluster(connection.api_client(args))
     try:
-        view = parse_request(request_body(kube, args.file, args.name, args.namespace))
+        view = parse_request(request_body(kube, args.file, args.name, args.namespace, connection.namespace(args)))
     except InvalidRequest as err:
         print(f"REFUSED:     InvalidSpec: {err}")
         return 2
@@ -60,9 +61,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    cmd = sub.add_parser("preview", help="show what a request would be granted at its provider, without issuing")
+    cmd = sub.add_parser("preview", help="show what a request would be granted at its provider, without issuing",
+                         description="What keyfob would grant for a request (-f FILE, or NAME in the cluster) at its "
+                         "provider, and every refusal, without issuing anything or printing a secret. A file's "
+                         "namespace wins over the context's; -n wins over both. Exit 0: would be granted; 1: refused; "
+                         "2: the spec does not parse.")
     cmd.add_argument("name", nargs="?", help="a request in the cluster (or use -f)")
     cmd.add_argument("-f", "--file", help="an AccessKeyRequest manifest (YAML; '-' for stdin)")
-    cmd.add_argument("-n", "--namespace", default=None)
+    connection.add_options(cmd)
     cmd.add_argument("--cluster-id", default=None, help="the operator's cluster id (default: KEYFOB_CLUSTER_ID)")
     cmd.set_defaults(func=cmd_preview)

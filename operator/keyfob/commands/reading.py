@@ -22,23 +22,25 @@ from keyfob.provider_access import ProviderResolver
 NO_UID = "00000000-0000-0000-0000-000000000000"  # a request not yet created
 
 
-def request_body(kube: KubeCluster, path: str | None, name: str | None, namespace: str | None) -> dict[str, Any]:
+def request_body(kube: KubeCluster, path: str | None, name: str | None, namespace: str | None,
+                 default_namespace: str = "default") -> dict[str, Any]:
     """The request from `path` (its status taken from the cluster's object of that name, if any) or the
-    cluster's object `name`."""
+    cluster's object `name`. Namespace: `namespace` (-n), else the file's, else `default_namespace` (the
+    kubeconfig context's, as kubectl)."""
     if path is not None:
         text = Path(path).read_text() if path != "-" else sys.stdin.read()
         body: dict[str, Any] = dict(yaml.safe_load(text) or {})
         meta = body.setdefault("metadata", {})
-        meta["namespace"] = namespace or meta.get("namespace") or "default"
+        meta["namespace"] = namespace or meta.get("namespace") or default_namespace
         live = kube.get_request(meta["namespace"], meta.get("name") or "")
         meta.setdefault("name", "preview")
         meta["uid"] = (live or {}).get("metadata", {}).get("uid") or meta.get("uid") or NO_UID
         if live is not None:
             body["status"] = live.get("status") or {}
         return body
-    found = kube.get_request(namespace or "default", name or "")
+    found = kube.get_request(namespace or default_namespace, name or "")
     if found is None:
-        raise SystemExit(f"accesskeyrequest {namespace or 'default'}/{name} not found")
+        raise SystemExit(f"accesskeyrequest {namespace or default_namespace}/{name} not found")
     return found
 
 

@@ -12,10 +12,12 @@ from typing import Any
 
 from keyfob.api.common import ObjectKind
 from keyfob.api.vocabulary import GROUP, VERSION
-from keyfob.kube import REQUESTS, KubeCluster, list_all_requests, load_api_client, whoami
+from keyfob.kube import REQUESTS, KubeCluster, list_all_requests, whoami
 from keyfob.lifecycle.conditions import READY, Reason
 from keyfob.lifecycle.request_view import SUSPEND_ANNOTATION, parse_status, uses_provider
 from keyfob.provider_access import PLURALS
+
+from . import connection
 
 GROUP_VERSION = (GROUP, VERSION)
 KINDS = {kind.value.lower(): kind for kind in ObjectKind if kind in PLURALS}
@@ -91,7 +93,7 @@ def _issued_by(body: dict[str, Any], kind: ObjectKind, name: str) -> bool:
 def cmd_revoke(args: argparse.Namespace) -> int:
     if not args.lift and not args.reason.strip():
         raise SystemExit("keyfob revoke: --reason is required (it is recorded with your username)")
-    api_client = load_api_client()
+    api_client = connection.api_client(args)
     kube = KubeCluster(api_client)
     found, mark = _targets(kube, args)
     before = {_key(b): _held(b) for b in found}
@@ -118,10 +120,11 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmd = sub.add_parser("revoke", help="break-glass: revoke every key in scope now and hold the requests")
     scope = cmd.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--namespace", help="every request of this namespace")
+    scope.add_argument("-n", "--namespace", help="every request of this namespace")
     scope.add_argument("--provider", help="ClusterAccessKeyProvider/NAME or AccessKeyProvider/NAMESPACE/NAME")
     scope.add_argument("--request", help="NAMESPACE/NAME")
     cmd.add_argument("--reason", default="", help="why (recorded with your username in the mark and events)")
     cmd.add_argument("--lift", action="store_true", help="remove the suspension; keys are issued again")
     cmd.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the operator")
+    connection.add_cluster_options(cmd)
     cmd.set_defaults(func=cmd_revoke)
