@@ -6,10 +6,13 @@
 //
 //	storj-crosscheck check < request.json   parse a grant, verify its macaroon, evaluate actions
 //	storj-crosscheck make  < request.json   build a grant from parts (root secret, head, caveats, Restrict)
+//	storj-crosscheck derive < request.json  derive a root key from a passphrase (encryption.DeriveRootKey) and
+//	                                        build the grant uplink/the console would (default key, LimitTo/Restrict)
 package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,10 +20,12 @@ import (
 	"sort"
 	"time"
 
+	"storj.io/common/encryption"
 	"storj.io/common/grant"
 	"storj.io/common/macaroon"
 	"storj.io/common/paths"
 	"storj.io/common/storj"
+	"storj.io/common/uuid"
 )
 
 // ---- shared shapes ----
@@ -364,9 +369,96 @@ func makeGrant(req makeRequest) (makeResponse, error) {
 	return resp, nil
 }
 
+// ---- derive ----
+
+type deriveRequest struct {
+	PassphraseHex   string          `json:"passphrase_hex"`
+	SaltHex         string          `json:"salt_hex"`
+	LegacyProjectID string          `json:"legacy_project_id"`
+	Path            string          `json:"path"`
+	Concurrency     uint8           `json:"concurrency"`
+	Satellite       string          `json:"satellite"`
+	APIKey          string          `json:"api_key"`
+	EncryptPath     bool            `json:"encrypt_path"`
+	Restrict        *permissionJSON `json:"restrict,omitempty"`
+}
+
+type deriveResponse struct {
+	SaltHex          string        `json:"salt_hex"`
+	RootKeyHex       string        `json:"root_key_hex"`
+	Grant            string        `json:"grant,omitempty"`
+	EncryptionAccess encAccessJSON `json:"encryption_access"`
+}
+
+// derive follows uplink access.go RequestAccessWithPassphrase and satellite/console/access.go
+// createRestrictedAccess, with the salt given (or computed as satellite/satellitedb/consoledb/projects.go GetSalt
+// does for a project without a stored salt: sha256 of the project id's 16 bytes).
+func derive(req deriveRequest) (deriveResponse, error) {
+	passphrase, err := hex.DecodeString(req.PassphraseHex)
+	if err != nil {
+		return deriveResponse{}, fmt.Errorf("passphrase: %w", err)
+	}
+	salt, err := hex.DecodeString(req.SaltHex)
+	if err != nil {
+		return deriveResponse{}, fmt.Errorf("salt: %w", err)
+	}
+	if req.LegacyProjectID != "" {
+		id, err := uuid.FromString(req.LegacyProjectID)
+		if err != nil {
+			return deriveResponse{}, fmt.Errorf("project id: %w", err)
+		}
+		sum := sha256.Sum256(id[:])
+		salt = sum[:]
+	}
+	concurrency := req.Concurrency
+	if concurrency == 0 {
+		concurrency = 8
+	}
+	key, err := encryption.DeriveRootKey(passphrase, salt, req.Path, concurrency)
+	if err != nil {
+		return deriveResponse{}, fmt.Errorf("derive: %w", err)
+	}
+	resp := deriveResponse{SaltHex: hex.EncodeToString(salt), RootKeyHex: hex.EncodeToString(key[:])}
+	encAccess := grant.NewEncryptionAccessWithDefaultKey(key)
+	encAccess.SetDefaultPathCipher(storj.EncAESGCM)
+	if !req.EncryptPath {
+		encAccess.SetDefaultPathCipher(storj.EncNull)
+	}
+	if req.APIKey == "" {
+		resp.EncryptionAccess, err = describeEncAccess(encAccess)
+		return resp, err
+	}
+	apiKey, err := macaroon.ParseAPIKey(req.APIKey)
+	if err != nil {
+		return deriveResponse{}, fmt.Errorf("api key: %w", err)
+	}
+	encAccess.LimitTo(apiKey)
+	access := &grant.Access{SatelliteAddress: req.Satellite, APIKey: apiKey, EncAccess: encAccess}
+	if p := req.Restrict; p != nil {
+		permission := grant.Permission{
+			AllowDownload: p.AllowDownload, AllowUpload: p.AllowUpload, AllowList: p.AllowList, AllowDelete: p.AllowDelete,
+		}
+		if p.NotAfter != nil {
+			permission.NotAfter = *p.NotAfter
+		}
+		var prefixes []grant.SharePrefix
+		for _, b := range p.Buckets {
+			prefixes = append(prefixes, grant.SharePrefix{Bucket: b})
+		}
+		if access, err = access.Restrict(permission, prefixes...); err != nil {
+			return deriveResponse{}, fmt.Errorf("restrict: %w", err)
+		}
+	}
+	if resp.Grant, err = access.Serialize(); err != nil {
+		return deriveResponse{}, fmt.Errorf("serialize: %w", err)
+	}
+	resp.EncryptionAccess, err = describeEncAccess(access.EncAccess)
+	return resp, err
+}
+
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: storj-crosscheck check|make < request.json")
+		fmt.Fprintln(os.Stderr, "usage: storj-crosscheck check|make|derive < request.json")
 		os.Exit(2)
 	}
 	decoder := json.NewDecoder(os.Stdin)
@@ -385,6 +477,11 @@ func main() {
 		var req makeRequest
 		if err = decoder.Decode(&req); err == nil {
 			out, err = makeGrant(req)
+		}
+	case "derive":
+		var req deriveRequest
+		if err = decoder.Decode(&req); err == nil {
+			out, err = derive(req)
 		}
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])

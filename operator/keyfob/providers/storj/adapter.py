@@ -17,6 +17,13 @@ the console's own record, the root key's exact name, is '<prefix><this cluster>/
 Without a console key the parent grant is restricted directly. Such credentials cannot be revoked: they stop
 at their not_after, so every request needs an expiry and revoke() refuses.
 
+Encryption: the credential's grant carries the parent grant's encryption keys, limited to the requested buckets;
+with a `passphrase` block it carries keys derived from the passphrase in the credentials Secret instead
+(passphrase.py, as uplink's RequestAccessWithPassphrase does). The adapter derives the root key once, when it is
+built: provider_access rebuilds adapters when the credentials Secret changes, so a changed passphrase applies to
+every key issued afterwards, and keys issued before keep theirs (Storj does not re-encrypt data: moving a running
+workload to another passphrase hides the objects it wrote). Rotate a request to move it over.
+
 Inherent in Storj (not keyfob's choice): a key may read bucket metadata of its allowed buckets and project
 info regardless of permissions; a key allowed putObjectRetention may also read retention (keyfob refuses
 requests that would rely on the difference); object-lock rights need a root key whose version carries the
@@ -25,7 +32,10 @@ satellite's Object Lock bit.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -34,7 +44,7 @@ from typing import ClassVar
 import httpx
 from pydantic import SecretStr
 
-from keyfob.api.blocks.storj import StorjProviderBlock
+from keyfob.api.blocks.storj import StorjPassphrase, StorjProviderBlock
 from keyfob.api.vocabulary import OBJECT_LOCK_PERMISSIONS, Permission
 from keyfob.contract import (
     Capabilities,
@@ -55,6 +65,7 @@ from keyfob.providers.storj.authorize import VERSION_OBJECT_LOCK
 from keyfob.providers.storj.console import ConsoleClient, ConsoleKey, CreatedKey, NameTaken
 from keyfob.providers.storj.grant import AccessGrant, GrantError
 from keyfob.providers.storj.macaroon import Macaroon, MacaroonError
+from keyfob.providers.storj.passphrase import DerivedAccess, PassphraseError, derive_access, legacy_project_salt
 from keyfob.providers.storj.preview import preview
 from keyfob.providers.storj.restrict import parent_expiry, parent_gaps, restrict, violations
 from keyfob.providers.storj.scope import build_caveat, not_after, scope_problems
@@ -106,6 +117,10 @@ class StorjProvider:
         self._clock = clock
         self._http = http or shared_http()
         self.parent = _parse_parent(admin, block.access_grant_key)
+        self.derived: DerivedAccess | None = None
+        if block.passphrase is not None:
+            self.derived = _derive(admin, block.passphrase)
+            self.parent = dataclasses.replace(self.parent, encryption_access=self.derived.encryption_access())
         self.auth = AuthServiceClient(block.auth_service_url, self._http)
         self.console: ConsoleClient | None = None
         if block.console is not None:
@@ -141,7 +156,7 @@ class StorjProvider:
         return problems
 
     def describe(self, grant: Grant) -> GrantPreview:
-        return preview(grant, self.unsupported(grant), self.console is not None)
+        return preview(grant, self.unsupported(grant), self.console is not None, self.derived is not None)
 
     def check(self) -> None:
         end = parent_expiry(self.parent.api_key)
@@ -260,6 +275,25 @@ class StorjProvider:
         assert self.console is not None
         with contextlib.suppress(ProviderError):
             self.console.delete(key.id)
+
+
+def _derive(admin: Mapping[str, str], config: StorjPassphrase) -> DerivedAccess:
+    """The encryption access for the configured passphrase; errors name keys, never values."""
+    # A file-made Secret often ends in a newline nobody typed; other whitespace may be part of the passphrase.
+    passphrase = admin.get(config.passphrase_key, "").removesuffix("\n").removesuffix("\r")
+    if not passphrase:
+        raise ProviderRejected(f"credentials Secret lacks key {config.passphrase_key!r} (the encryption passphrase)")
+    try:
+        if config.project_salt is not None:
+            salt = base64.b64decode(config.project_salt, validate=True)
+        else:
+            assert config.legacy_salt_project_id is not None  # the block's validator: exactly one is set
+            salt = legacy_project_salt(config.legacy_salt_project_id)
+        return derive_access(passphrase, salt, config.encrypt_path)
+    except binascii.Error:
+        raise ProviderRejected("spec.storj.passphrase.projectSalt is not valid base64") from None
+    except PassphraseError as err:
+        raise ProviderRejected(f"the encryption passphrase cannot be used: {err}") from None
 
 
 def _parse_parent(admin: Mapping[str, str], key: str) -> AccessGrant:
