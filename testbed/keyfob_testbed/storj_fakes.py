@@ -26,7 +26,8 @@ ask what a returned access key may do (:meth:`FakeAuthService.denial`), and a de
 credential built on it fail, as on a real satellite. The kept grant includes its encryption access, which the
 real auth service also stores whole (storj/edge ``pkg/auth/authdb/db.go`` Put, the access grant encrypted under
 the access key) for the gateway to encrypt and decrypt with: a test reads the keys a credential carries
-(e.g. those derived from a passphrase) from ``registrations[access_key_id].grant.encryption_access``. No network beyond 127.0.0.1; no sleeps.
+(e.g. those derived from a passphrase) from ``registrations[access_key_id].grant.encryption_access``.
+No network beyond 127.0.0.1; no sleeps.
 """
 
 from __future__ import annotations
