@@ -159,3 +159,53 @@ def test_a_passphrase_provider_issues_grants_with_the_keys_storj_derives_and_han
         assert not leak_watch.found_in(shown)
     finally:
         delete_requests_and_wait(objects)
+
+
+def test_a_request_may_name_its_own_passphrase_only_where_the_provider_allows_it(
+    storj: Storj, namespace: str, kube_api: Any, keyfob_operator: Any, leak_watch: LeakWatch, crosscheck_binary: Path
+) -> None:
+    """Storj's "enter a new passphrase", per tenant: the request names a Secret in its own namespace; the grant
+    carries keys derived from that passphrase. A provider that does not allow it refuses the request at once,
+    naming the field, and creates nothing."""
+    objects = Objects(kube_api, namespace)
+    admin_passphrase, tenant_passphrase = secrets.token_urlsafe(20), "a tenant's own passphrase ✓"
+    for value in (admin_passphrase, tenant_passphrase, storj.console.rest_key, storj.parent.serialize()):
+        leak_watch.add(value)
+    objects.admin_secret("storj-admin", {
+        "accessGrant": storj.parent.serialize(), "consoleRestKey": storj.console.rest_key,
+        "passphrase": admin_passphrase,
+    })
+    objects.admin_secret("tenant-pp", {"phrase": tenant_passphrase})
+    block = {
+        "authServiceUrl": storj.auth.url,
+        "credentialsSecretRef": {"name": "storj-admin"},
+        "console": {"url": storj.console.url, "projectId": storj.console.project_id},
+        "passphrase": {"projectSalt": base64.b64encode(storj.salt).decode(), "allowRequestPassphrases": True},
+    }
+    objects.provider("allowing", {"storj": block})
+    objects.provider("strict", {"storj": {**block, "passphrase": {"projectSalt": block["passphrase"]["projectSalt"]}}})
+    bucket = f"pp-{secrets.token_hex(4)}"
+    spec = {"buckets": [{"name": bucket}], "permissions": ["read", "write", "list"], "ttl": "1h",
+            "passphraseSecretRef": {"name": "tenant-pp", "key": "phrase"}}
+    try:
+        objects.request("own", {**spec, "providerRef": {"name": "allowing"}, "secretName": "own-s3"})
+        issued = revision(objects, "own", 1)
+        data = objects.secret_data("own-s3")
+        leak_watch.add_secret_data(data)
+        assert storj.auth.allows(data["AWS_ACCESS_KEY_ID"], data["AWS_SECRET_ACCESS_KEY"], ActionType.WRITE, bucket)
+        expected = storj_reference(crosscheck_binary, storj, tenant_passphrase, [bucket], leak_watch)
+        admins = storj_reference(crosscheck_binary, storj, admin_passphrase, [bucket], leak_watch)
+        assert keys_of(storj.registered(issued["accessKeyId"])) == expected != admins
+
+        keys_before = set(storj.console.api_keys)
+        objects.request("refused", {**spec, "providerRef": {"name": "strict"}, "secretName": "refused-s3"})
+        refused = objects.wait_request("refused", "False", "Unsupported")
+        message = objects.ready_condition(refused)["message"]  # type: ignore[index]
+        assert "passphraseSecretRef" in message and "allowRequestPassphrases" in message
+        assert objects.secret("refused-s3") is None and set(storj.console.api_keys) == keys_before
+
+        shown = repr([objects.get_request(n) for n in ("own", "refused")])
+        shown += repr([e.message for n in ("own", "refused") for e in objects.events_for(n)])
+        assert not leak_watch.found_in(shown)
+    finally:
+        delete_requests_and_wait(objects)

@@ -9,17 +9,22 @@ test_storj_crosscheck.py re-runs the same comparison against the Go program on f
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from keyfob.api.blocks.storj import StorjConsole, StorjPassphrase, StorjProviderBlock
 from keyfob.api.common import SecretKeySelector
-from keyfob.contract import BucketGrant, ProviderRejected
+from keyfob.api.request import AccessKeyRequestSpec
+from keyfob.api.vocabulary import Permission
+from keyfob.contract import BucketGrant, Capabilities, Grant, ProviderRejected
+from keyfob.lifecycle.fingerprint import scope_hash, scope_lines
+from keyfob.lifecycle.policies.expressible import beyond_capabilities
 from keyfob.providers.storj.adapter import StorjProvider
 from keyfob.providers.storj.grant import CIPHER_AESGCM, CIPHER_NULL, AccessGrant, EncryptionAccess, derive_key
 from keyfob.providers.storj.passphrase import (
@@ -199,3 +204,66 @@ def test_a_missing_passphrase_or_bad_salt_is_refused_without_showing_values(
     with pytest.raises(ProviderRejected, match="not valid base64") as bad:
         passphrase_provider(keys, auth, console, http, {"passphrase": "hunter2"}, project_salt="AAA")
     assert "hunter2" not in str(bad.value)
+
+
+# ---- a passphrase per request (spec.passphraseSecretRef) ------------------------------------------------------
+
+
+def with_passphrase(base: Grant, value: str | None) -> Grant:
+    return dataclasses.replace(
+        base, passphrase_ref="Secret team-a/tenant-pp key 'passphrase'",
+        passphrase=SecretStr(value) if value is not None else None,
+    )
+
+
+def test_a_request_passphrase_is_used_where_the_provider_allows_it(
+    keys: SatelliteKeys, auth: FakeAuthService, console: FakeConsole, http: httpx.Client
+) -> None:
+    provider = passphrase_provider(
+        keys, auth, console, http, {"passphrase": "the admin's"}, allow_request_passphrases=True
+    )
+    assert provider.capabilities.request_passphrase
+    issued = provider.issue(with_passphrase(grant(), "correct horse battery staple"))
+    (entry,) = auth.registrations[issued.access_key_id].grant.encryption_access.entries
+    assert entry.key == derive_key(bytes.fromhex(VECTOR_KEY), b"path:alpha")  # the request's, not the admin's
+    plain = provider.issue(grant())
+    (admin_entry,) = auth.registrations[plain.access_key_id].grant.encryption_access.entries
+    assert admin_entry.key == derive_key(derive_root_key(b"the admin's", SALT), b"path:alpha")
+    assert "derived from the request's passphrase" in provider.describe(with_passphrase(grant(), None)).words[-1]
+
+
+def test_a_request_passphrase_is_refused_unless_allowed_and_never_half_issued(
+    keys: SatelliteKeys, auth: FakeAuthService, console: FakeConsole, http: httpx.Client
+) -> None:
+    provider = passphrase_provider(keys, auth, console, http, {"passphrase": "p"})
+    asked = with_passphrase(grant(), "hunter2")
+    assert not provider.capabilities.request_passphrase
+    assert any("allowRequestPassphrases" in p for p in provider.unsupported(asked))
+    with pytest.raises(ProviderRejected, match="allowRequestPassphrases") as refused:
+        provider.issue(asked)
+    assert "hunter2" not in str(refused.value)
+    allowing = passphrase_provider(keys, auth, console, http, {"passphrase": "p"}, allow_request_passphrases=True)
+    with pytest.raises(ProviderRejected, match="no passphrase was read"):
+        allowing.issue(with_passphrase(grant(), None))
+    assert console.names() == [] and auth.registrations == {}, "nothing was created at the provider"
+
+
+def test_every_other_provider_refuses_a_request_passphrase() -> None:
+    plain = Capabilities(permissions=frozenset(Permission), prefix_scope=True, native_expiry=True)
+    asked = with_passphrase(grant(), "x")
+    assert any("passphraseSecretRef" in p for p in beyond_capabilities(plain, asked))
+    unscoped = dataclasses.replace(plain, unscoped=True)
+    assert any("passphraseSecretRef" in p for p in beyond_capabilities(unscoped, asked))
+    assert beyond_capabilities(dataclasses.replace(plain, request_passphrase=True), asked) == []
+    assert "x'" not in repr(asked) and "SecretStr" not in repr(asked)
+
+
+def test_the_passphrase_ref_is_part_of_the_scope_only_when_set() -> None:
+    base = {"providerRef": {"name": "storj"}, "buckets": [{"name": "alpha"}], "permissions": ["read"],
+            "secretName": "out"}
+    plain = AccessKeyRequestSpec.model_validate(base)
+    named = AccessKeyRequestSpec.model_validate({**base, "passphraseSecretRef": {"name": "pp"}})
+    other = AccessKeyRequestSpec.model_validate({**base, "passphraseSecretRef": {"name": "pp", "key": "k"}})
+    assert len({scope_hash(plain), scope_hash(named), scope_hash(other)}) == 3
+    assert scope_hash(plain) == scope_hash(AccessKeyRequestSpec.model_validate(base))
+    assert "passphrase from Secret pp key passphrase" in scope_lines(named)

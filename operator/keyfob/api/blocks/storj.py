@@ -71,6 +71,15 @@ class StorjPassphrase(CamelModel):
         ),
     )
 
+    allow_request_passphrases: bool = Field(
+        default=False,
+        description=(
+            "Let requests name their own passphrase (spec.passphraseSecretRef, a Secret in the request's "
+            "namespace) instead of this one, as Storj's \"enter a new passphrase\". It changes only which "
+            "encryption keys a grant carries, never what the key may do."
+        ),
+    )
+
     @model_validator(mode="after")
     def _one_salt(self) -> StorjPassphrase:
         if (self.project_salt is None) == (self.legacy_salt_project_id is None):

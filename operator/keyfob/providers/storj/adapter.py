@@ -118,9 +118,12 @@ class StorjProvider:
         self._http = http or shared_http()
         self.parent = _parse_parent(admin, block.access_grant_key)
         self.derived: DerivedAccess | None = None
+        self._salt: bytes | None = None
         if block.passphrase is not None:
-            self.derived = _derive(admin, block.passphrase)
+            self._salt = _salt(block.passphrase)
+            self.derived = _derive(_provider_passphrase(admin, block.passphrase), self._salt, block.passphrase)
             self.parent = dataclasses.replace(self.parent, encryption_access=self.derived.encryption_access())
+        self.request_passphrases = block.passphrase is not None and block.passphrase.allow_request_passphrases
         self.auth = AuthServiceClient(block.auth_service_url, self._http)
         self.console: ConsoleClient | None = None
         if block.console is not None:
@@ -135,6 +138,7 @@ class StorjProvider:
             native_expiry=True,
             revocable=self.console is not None,
             revocation_delay=REVOCATION_DELAY if self.console is not None else None,
+            request_passphrase=self.request_passphrases,
         )
         self._reported_endpoint: str | None = None
 
@@ -145,6 +149,11 @@ class StorjProvider:
 
     def unsupported(self, grant: Grant) -> list[str]:
         problems = scope_problems(grant.buckets, grant.permissions)
+        if grant.passphrase_ref is not None and not self.request_passphrases:
+            problems.append(
+                "an encryption passphrase per request (passphraseSecretRef): this provider does not allow it "
+                "(spec.storj.passphrase.allowRequestPassphrases)"
+            )
         if grant.expires_at is None and self.console is None:
             problems.append(
                 "a key without expiry: this Storj provider has no console REST key, so keyfob cannot revoke its "
@@ -156,7 +165,8 @@ class StorjProvider:
         return problems
 
     def describe(self, grant: Grant) -> GrantPreview:
-        return preview(grant, self.unsupported(grant), self.console is not None, self.derived is not None)
+        source = "request" if grant.passphrase_ref is not None else "provider" if self.derived is not None else None
+        return preview(grant, self.unsupported(grant), self.console is not None, source)
 
     def check(self) -> None:
         end = parent_expiry(self.parent.api_key)
@@ -174,6 +184,7 @@ class StorjProvider:
         if grant.expires_at is not None and grant.expires_at - now < MIN_LIFETIME:
             raise ProviderRejected("the key would expire in less than a minute; the Storj auth service refuses it")
         caveat = build_caveat(grant.buckets, grant.permissions, grant.expires_at)
+        parent = self._encrypting_parent(grant)  # before any provider write: a bad passphrase costs nothing
         root: Macaroon | None = None
         created: CreatedKey | None = None
         if self.console is not None:
@@ -182,7 +193,7 @@ class StorjProvider:
             created = self._fresh_root_key(self.root_key_name(grant.key_name))
             root = self._usable_root(created, grant)
         try:
-            restricted = restrict(self.parent, caveat, root)
+            restricted = restrict(parent, caveat, root)
             wrong = violations(restricted.api_key, grant.buckets, grant.permissions, grant.expires_at, now)
             if wrong:
                 raise ProviderRejected("keyfob built a Storj grant that differs from the request: " + "; ".join(wrong))
@@ -236,6 +247,18 @@ class StorjProvider:
 
     # ---- helpers ------------------------------------------------------------------------------------------
 
+    def _encrypting_parent(self, grant: Grant) -> AccessGrant:
+        """The parent grant with the encryption access this grant's credential gets: the request's passphrase
+        when it names one (derived per issue: it is read from the request's Secret each time), else the
+        provider's passphrase or the parent grant's own keys."""
+        if grant.passphrase_ref is None:
+            return self.parent
+        config = self.block.passphrase
+        if grant.passphrase is None or config is None or self._salt is None:
+            raise ProviderRejected(f"no passphrase was read from the {grant.passphrase_ref}")
+        derived = _derive(grant.passphrase.get_secret_value(), self._salt, config)
+        return dataclasses.replace(self.parent, encryption_access=derived.encryption_access())
+
     def root_key_name(self, key_name: str) -> str:
         return self.name_prefix + key_name
 
@@ -277,21 +300,30 @@ class StorjProvider:
             self.console.delete(key.id)
 
 
-def _derive(admin: Mapping[str, str], config: StorjPassphrase) -> DerivedAccess:
-    """The encryption access for the configured passphrase; errors name keys, never values."""
+def _provider_passphrase(admin: Mapping[str, str], config: StorjPassphrase) -> str:
     # A file-made Secret often ends in a newline nobody typed; other whitespace may be part of the passphrase.
     passphrase = admin.get(config.passphrase_key, "").removesuffix("\n").removesuffix("\r")
     if not passphrase:
         raise ProviderRejected(f"credentials Secret lacks key {config.passphrase_key!r} (the encryption passphrase)")
+    return passphrase
+
+
+def _salt(config: StorjPassphrase) -> bytes:
     try:
         if config.project_salt is not None:
-            salt = base64.b64decode(config.project_salt, validate=True)
-        else:
-            assert config.legacy_salt_project_id is not None  # the block's validator: exactly one is set
-            salt = legacy_project_salt(config.legacy_salt_project_id)
-        return derive_access(passphrase, salt, config.encrypt_path)
+            return base64.b64decode(config.project_salt, validate=True)
+        assert config.legacy_salt_project_id is not None  # the block's validator: exactly one is set
+        return legacy_project_salt(config.legacy_salt_project_id)
     except binascii.Error:
         raise ProviderRejected("spec.storj.passphrase.projectSalt is not valid base64") from None
+    except PassphraseError as err:
+        raise ProviderRejected(f"spec.storj.passphrase: {err}") from None
+
+
+def _derive(passphrase: str, salt: bytes, config: StorjPassphrase) -> DerivedAccess:
+    """The encryption access for a passphrase; errors name keys, never values."""
+    try:
+        return derive_access(passphrase, salt, config.encrypt_path)
     except PassphraseError as err:
         raise ProviderRejected(f"the encryption passphrase cannot be used: {err}") from None
 
