@@ -10,6 +10,7 @@ tests/storj_crosscheck/go.mod), both directions:
   are parsed by keyfob: same head, tails and caveat bytes, same field values, byte-identical re-serialization,
   the same verdicts for the same actions, and the same disallow flags as keyfob's permission mapping.
 
+- Prefixes, Go only: why keyfob refuses them (no Storj prefix caveat is both exactly an S3 prefix and usable).
 - Passphrases: keyfob's root-key derivation (Argon2id over the project salt, and the legacy salt from a project
   id) equals encryption.DeriveRootKey's, and a grant keyfob restricts from a passphrase carries, per bucket, the
   keys and path cipher Storj's own passphrase flow (default key, then Restrict) produces.
@@ -542,3 +543,58 @@ def test_go_reads_passphrase_grants_keyfob_builds_with_the_keys_storj_would_deri
               for e in storj["encryption_access"]["entries"]}
     assert ours == theirs and sorted(ours) == list(buckets)
     assert all(cipher_of == cipher for _, cipher_of, _ in ours.values())
+
+
+# ---- prefixes: why keyfob refuses them (Storj's own code, nothing of keyfob's) ---------------------------------
+
+
+def _grant_with_prefix(binary: Path, secret: bytes, head: bytes, key: bytes, cipher: int, prefix: bytes) -> str:
+    caveat = {"disallow_writes": True, "disallow_deletes": True, "nonce_hex": "01",
+              "allowed_paths": [{"bucket": "alpha", "encrypted_path_prefix_hex": prefix.hex()}]}
+    made = run_go(binary, "make", {"satellite": SATELLITE, "secret_hex": secret.hex(), "head_hex": head.hex(),
+                                   "default_key_hex": key.hex(), "default_path_cipher": cipher, "caveats": [caveat]})
+    grant: str = made["grant"]
+    return grant
+
+
+def _reads(binary: Path, grant: str, secret: bytes, paths: list[bytes]) -> list[bool]:
+    go = run_go(binary, "check", {
+        "grant": grant, "secret_hex": secret.hex(), "version": ALL_VERSIONS,
+        "actions": [{"op": int(ActionType.READ), "bucket": "alpha", "encrypted_path_hex": p.hex(), "time": iso(NOW)}
+                    for p in paths],
+    })
+    return [r["allowed"] for r in go["results"]]
+
+
+def test_storj_prefixes_cannot_express_an_s3_prefix_exactly(crosscheck_binary: Path, root: tuple[bytes, bytes]) -> None:
+    """keyfob's `prefix: reports/2026/` means "keys starting with reports/2026/". In Storj, with Storj's own code:
+
+    - a share of `reports/2026/` (grant.Access.Restrict trims the slash: allowed_paths = enc("reports/2026"))
+      also allows the object `reports/2026` itself, and with the Null path cipher `reports/2026x/...` too;
+    - the exact form, enc("reports/2026") + "/", is enforced right by APIKey.Check, but grant.ParseAccess
+      re-limits the encryption access to the caveat's prefixes (EncryptionAccess.LimitTo), which leaves the key
+      at `reports/2026/` plus an empty component: no client can encrypt a path below it, so the credential
+      would be useless.
+
+    So no prefix caveat is both exact and usable, and keyfob refuses prefixes rather than grant more than asked.
+    """
+    secret, head = root
+    key = secrets.token_bytes(32)
+    objects = ["reports/2026/x.csv", "reports/2026", "reports/2026x/y", "reports/z"]
+    for cipher, broader in ((CIPHER_AESGCM, [True, True, False, False]), (CIPHER_NULL, [True, True, True, False])):
+        with_key = {"default_key_hex": key.hex(), "default_path_cipher": cipher, "bucket": "alpha"}
+        shared = run_go(crosscheck_binary, "paths", {**with_key, "encrypt": objects,
+                                                    "share": [{"bucket": "alpha", "prefix": "reports/2026/"}]})
+        prefix = bytes.fromhex(shared["shared_prefix_hex"][0])
+        enc = [bytes.fromhex(r["hex"]) for r in shared["encrypted"]]
+        assert prefix == enc[1], "Storj's share prefix is the encrypted prefix without its slash"
+
+        storj_share = _grant_with_prefix(crosscheck_binary, secret, head, key, cipher, prefix)
+        assert _reads(crosscheck_binary, storj_share, secret, enc) == broader, f"cipher {cipher}"
+
+        exact = _grant_with_prefix(crosscheck_binary, secret, head, key, cipher, prefix + b"/")
+        assert _reads(crosscheck_binary, exact, secret, enc) == [True, False, False, False]
+        usable = run_go(crosscheck_binary, "paths", {"grant": exact, "bucket": "alpha", "encrypt": objects[:1]})
+        assert "missing encryption base" in usable["encrypted"][0]["error"], f"cipher {cipher}"
+        (entry,) = usable["encryption_access"]["entries"]
+        assert entry["unencrypted"] == "reports/2026/", "LimitTo keeps a key only at the slash-terminated path"

@@ -8,6 +8,8 @@
 //	storj-crosscheck make  < request.json   build a grant from parts (root secret, head, caveats, Restrict)
 //	storj-crosscheck derive < request.json  derive a root key from a passphrase (encryption.DeriveRootKey) and
 //	                                        build the grant uplink/the console would (default key, LimitTo/Restrict)
+//	storj-crosscheck paths < request.json   encrypt / decrypt object paths with a grant's (or a default key's)
+//	                                        encryption store, and restrict to shared prefixes (grant.SharePrefix)
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"storj.io/common/encryption"
@@ -131,6 +134,7 @@ type entryJSON struct {
 	Bucket      string `json:"bucket"`
 	Unencrypted string `json:"unencrypted"`
 	Encrypted   string `json:"encrypted"`
+	EncHex      string `json:"encrypted_hex"`
 	KeyHex      string `json:"key_hex"`
 	PathCipher  int    `json:"path_cipher"`
 }
@@ -148,7 +152,7 @@ func describeEncAccess(access *grant.EncryptionAccess) (encAccessJSON, error) {
 	}
 	err := access.Store.IterateWithCipher(func(bucket string, unenc paths.Unencrypted, enc paths.Encrypted, key storj.Key, cipher storj.CipherSuite) error {
 		out.Entries = append(out.Entries, entryJSON{
-			Bucket: bucket, Unencrypted: unenc.Raw(), Encrypted: enc.Raw(),
+			Bucket: bucket, Unencrypted: unenc.Raw(), Encrypted: enc.Raw(), EncHex: hex.EncodeToString([]byte(enc.Raw())),
 			KeyHex: hex.EncodeToString(key[:]), PathCipher: int(cipher),
 		})
 		return nil
@@ -456,9 +460,108 @@ func derive(req deriveRequest) (deriveResponse, error) {
 	return resp, err
 }
 
+// ---- paths ----
+
+type sharePrefixJSON struct {
+	Bucket string `json:"bucket"`
+	Prefix string `json:"prefix"`
+}
+
+type pathsRequest struct {
+	Grant             string            `json:"grant"`
+	DefaultKeyHex     string            `json:"default_key_hex"`
+	DefaultPathCipher int               `json:"default_path_cipher"`
+	Bucket            string            `json:"bucket"`
+	Encrypt           []string          `json:"encrypt"`
+	DecryptHex        []string          `json:"decrypt_hex"`
+	Share             []sharePrefixJSON `json:"share"`
+}
+
+type pathResult struct {
+	Hex   string `json:"hex,omitempty"`
+	Text  string `json:"text,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+type pathsResponse struct {
+	Encrypted        []pathResult  `json:"encrypted"`
+	Decrypted        []pathResult  `json:"decrypted"`
+	SharedPrefixHex  []string      `json:"shared_prefix_hex"`
+	EncryptionAccess encAccessJSON `json:"encryption_access"`
+}
+
+// paths uses encryption.EncryptPathWithStoreCipher / DecryptPathWithStoreCipher (what uplink and the gateway do
+// with a grant's store) and, with `share`, grant.Access.Restrict with SharePrefixes on a default-key access.
+func pathsCommand(req pathsRequest) (pathsResponse, error) {
+	var store *grant.EncryptionAccess
+	if req.Grant != "" {
+		access, err := grant.ParseAccess(req.Grant)
+		if err != nil {
+			return pathsResponse{}, fmt.Errorf("parse access: %w", err)
+		}
+		store = access.EncAccess
+	} else {
+		raw, err := hex.DecodeString(req.DefaultKeyHex)
+		if err != nil {
+			return pathsResponse{}, fmt.Errorf("default key: %w", err)
+		}
+		key, err := storj.NewKey(raw)
+		if err != nil {
+			return pathsResponse{}, err
+		}
+		store = grant.NewEncryptionAccessWithDefaultKey(key)
+		store.SetDefaultPathCipher(storj.CipherSuite(req.DefaultPathCipher))
+	}
+	resp := pathsResponse{Encrypted: []pathResult{}, Decrypted: []pathResult{}, SharedPrefixHex: []string{}}
+	for _, path := range req.Encrypt {
+		enc, err := encryption.EncryptPathWithStoreCipher(req.Bucket, paths.NewUnencrypted(path), store.Store)
+		if err != nil {
+			resp.Encrypted = append(resp.Encrypted, pathResult{Error: err.Error()})
+		} else {
+			resp.Encrypted = append(resp.Encrypted, pathResult{Hex: hex.EncodeToString([]byte(enc.Raw()))})
+		}
+	}
+	for _, encHex := range req.DecryptHex {
+		raw, err := hex.DecodeString(encHex)
+		if err != nil {
+			return pathsResponse{}, fmt.Errorf("decrypt path: %w", err)
+		}
+		dec, err := encryption.DecryptPathWithStoreCipher(req.Bucket, paths.NewEncrypted(string(raw)), store.Store)
+		if err != nil {
+			resp.Decrypted = append(resp.Decrypted, pathResult{Error: err.Error()})
+		} else {
+			resp.Decrypted = append(resp.Decrypted, pathResult{Text: dec.Raw()})
+		}
+	}
+	if len(req.Share) > 0 {
+		apiKey, err := macaroon.NewAPIKey([]byte("crosscheck-secret"))
+		if err != nil {
+			return pathsResponse{}, err
+		}
+		access := &grant.Access{SatelliteAddress: "sat.invalid:7777", APIKey: apiKey, EncAccess: store}
+		var prefixes []grant.SharePrefix
+		for _, p := range req.Share {
+			prefixes = append(prefixes, grant.SharePrefix{Bucket: p.Bucket, Prefix: p.Prefix})
+			enc, err := encryption.EncryptPathWithStoreCipher(p.Bucket, paths.NewUnencrypted(strings.TrimSuffix(p.Prefix, "/")), store.Store)
+			if err != nil {
+				return pathsResponse{}, err
+			}
+			resp.SharedPrefixHex = append(resp.SharedPrefixHex, hex.EncodeToString([]byte(enc.Raw())))
+		}
+		restricted, err := access.Restrict(grant.Permission{AllowDownload: true}, prefixes...)
+		if err != nil {
+			return pathsResponse{}, fmt.Errorf("restrict: %w", err)
+		}
+		store = restricted.EncAccess
+	}
+	var err error
+	resp.EncryptionAccess, err = describeEncAccess(store)
+	return resp, err
+}
+
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: storj-crosscheck check|make|derive < request.json")
+		fmt.Fprintln(os.Stderr, "usage: storj-crosscheck check|make|derive|paths < request.json")
 		os.Exit(2)
 	}
 	decoder := json.NewDecoder(os.Stdin)
@@ -482,6 +585,11 @@ func main() {
 		var req deriveRequest
 		if err = decoder.Decode(&req); err == nil {
 			out, err = derive(req)
+		}
+	case "paths":
+		var req pathsRequest
+		if err = decoder.Decode(&req); err == nil {
+			out, err = pathsCommand(req)
 		}
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
