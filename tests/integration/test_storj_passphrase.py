@@ -5,6 +5,7 @@ A provider whose credentials Secret holds an encryption passphrase issues creden
 grant carries, per requested bucket, exactly the encryption key Storj derives from that passphrase and the
 project salt (encryption.DeriveRootKey, then grant.Access.Restrict), and not the parent grant's. Changing the
 passphrase applies to keys issued afterwards; a key issued before keeps its keys until the request rotates.
+A request may name its own passphrase Secret where the provider allows it, and is refused where it does not.
 """
 
 from __future__ import annotations
@@ -165,8 +166,8 @@ def test_a_request_may_name_its_own_passphrase_only_where_the_provider_allows_it
     storj: Storj, namespace: str, kube_api: Any, keyfob_operator: Any, leak_watch: LeakWatch, crosscheck_binary: Path
 ) -> None:
     """Storj's "enter a new passphrase", per tenant: the request names a Secret in its own namespace; the grant
-    carries keys derived from that passphrase. A provider that does not allow it refuses the request at once,
-    naming the field, and creates nothing."""
+    carries keys derived from that passphrase, and a changed passphrase is used from the next rotation. A
+    provider that does not allow it refuses the request at once, naming the field, and creates nothing."""
     objects = Objects(kube_api, namespace)
     admin_passphrase, tenant_passphrase = secrets.token_urlsafe(20), "a tenant's own passphrase ✓"
     for value in (admin_passphrase, tenant_passphrase, storj.console.rest_key, storj.parent.serialize()):
@@ -196,6 +197,16 @@ def test_a_request_may_name_its_own_passphrase_only_where_the_provider_allows_it
         expected = storj_reference(crosscheck_binary, storj, tenant_passphrase, [bucket], leak_watch)
         admins = storj_reference(crosscheck_binary, storj, admin_passphrase, [bucket], leak_watch)
         assert keys_of(storj.registered(issued["accessKeyId"])) == expected != admins
+
+        # The tenant changes its passphrase: the next rotation picks it up.
+        changed = secrets.token_urlsafe(16)
+        leak_watch.add(changed)
+        objects.core.patch_namespaced_secret("tenant-pp", namespace, {"stringData": {"phrase": changed}})
+        objects.patch_request("own", {"metadata": {"annotations": {"keyfob.dev/rotate": "1"}}})
+        rotated = revision(objects, "own", 2)
+        leak_watch.add_secret_data(objects.secret_data("own-s3"))
+        renewed = storj_reference(crosscheck_binary, storj, changed, [bucket], leak_watch)
+        assert keys_of(storj.registered(rotated["accessKeyId"])) == renewed != expected
 
         keys_before = set(storj.console.api_keys)
         objects.request("refused", {**spec, "providerRef": {"name": "strict"}, "secretName": "refused-s3"})
