@@ -23,7 +23,11 @@ Switches for what differs between Storj versions and accounts:
 Both share a :class:`SatelliteKeys` table (root API key head -> secret, version), standing in for the
 satellite: the auth fake validates every grant it receives with keyfob's own parser and keeps it, so a test can
 ask what a returned access key may do (:meth:`FakeAuthService.denial`), and a deleted console key makes every
-credential built on it fail, as on a real satellite. No network beyond 127.0.0.1; no sleeps.
+credential built on it fail, as on a real satellite. The kept grant includes its encryption access, which the
+real auth service also stores whole (storj/edge ``pkg/auth/authdb/db.go`` Put, the access grant encrypted under
+the access key) for the gateway to encrypt and decrypt with: a test reads the keys a credential carries
+(e.g. those derived from a passphrase) from ``registrations[access_key_id].grant.encryption_access``.
+No network beyond 127.0.0.1; no sleeps.
 """
 
 from __future__ import annotations

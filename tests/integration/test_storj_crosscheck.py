@@ -10,11 +10,17 @@ tests/storj_crosscheck/go.mod), both directions:
   are parsed by keyfob: same head, tails and caveat bytes, same field values, byte-identical re-serialization,
   the same verdicts for the same actions, and the same disallow flags as keyfob's permission mapping.
 
+- Prefixes, Go only: why keyfob refuses them (no Storj prefix caveat is both exactly an S3 prefix and usable).
+- Passphrases: keyfob's root-key derivation (Argon2id over the project salt, and the legacy salt from a project
+  id) equals encryption.DeriveRootKey's, and a grant keyfob restricts from a passphrase carries, per bucket, the
+  keys and path cipher Storj's own passphrase flow (default key, then Restrict) produces.
+
 The Go helper is built once per source hash into ~/.cache/keyfob/storj-crosscheck/<storj.io/common version>/.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -23,6 +29,7 @@ import secrets
 import shutil
 import subprocess
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,8 +40,9 @@ from keyfob.api.vocabulary import Permission
 from keyfob.contract import BucketGrant
 from keyfob.providers.storj.authorize import VERSION_EVENTING, VERSION_OBJECT_LOCK, denial
 from keyfob.providers.storj.caveat import Action, ActionType, AllowedPath, Caveat, Duration, Timestamp, parse_caveat
-from keyfob.providers.storj.grant import CIPHER_AESGCM, AccessGrant, EncryptionAccess
+from keyfob.providers.storj.grant import CIPHER_AESGCM, CIPHER_NULL, AccessGrant, EncryptionAccess
 from keyfob.providers.storj.macaroon import Macaroon
+from keyfob.providers.storj.passphrase import derive_access, derive_root_key, legacy_project_salt
 from keyfob.providers.storj.restrict import restrict
 from keyfob.providers.storj.scope import ACTION_FOR, LOCK_UMBRELLA, build_caveat, not_after
 
@@ -459,3 +467,134 @@ def test_keyfob_permission_mapping_matches_storj_restrict(
     # Storj's Restrict limits the encryption access exactly as keyfob does.
     mine = EncryptionAccess(default_key, CIPHER_AESGCM).limited_to_buckets([b"alpha", b"beta"])
     assert {e.bucket: e.key for e in grant.encryption_access.entries} == {e.bucket: e.key for e in mine.entries}
+
+
+# ---- passphrases: keyfob's derivation vs storj.io/common encryption.DeriveRootKey ------------------------------
+
+PASSPHRASES = [
+    "correct horse battery staple",
+    "  leading and trailing spaces are part of it  ",
+    "pässwörd ✓ 密码 🔑",
+    secrets.token_urlsafe(48),
+    "x",
+]
+
+
+def _random_salts() -> list[bytes]:
+    return [secrets.token_bytes(16), secrets.token_bytes(32), b""]
+
+
+@pytest.mark.parametrize("passphrase", PASSPHRASES)
+def test_go_and_keyfob_derive_the_same_root_key(crosscheck_binary: Path, passphrase: str) -> None:
+    for salt in _random_salts():
+        for path in ("", "bucket/some/path"):
+            go = run_go(
+                crosscheck_binary,
+                "derive",
+                {"passphrase_hex": passphrase.encode().hex(), "salt_hex": salt.hex(), "path": path},
+            )
+            assert go["root_key_hex"] == derive_root_key(passphrase.encode(), salt, path.encode()).hex()
+    project = str(uuid.uuid4())
+    go = run_go(
+        crosscheck_binary,
+        "derive",
+        {"passphrase_hex": passphrase.encode().hex(), "legacy_project_id": project, "encrypt_path": True},
+    )
+    assert go["salt_hex"] == legacy_project_salt(project).hex()
+    derived = derive_access(passphrase, legacy_project_salt(project))
+    assert go["root_key_hex"] == derived.root_key.hex()
+    assert go["encryption_access"]["default_path_cipher"] == derived.path_cipher == CIPHER_AESGCM
+
+
+@pytest.mark.parametrize("encrypt_path", [True, False])
+def test_go_reads_passphrase_grants_keyfob_builds_with_the_keys_storj_would_derive(
+    crosscheck_binary: Path, root: tuple[bytes, bytes], encrypt_path: bool
+) -> None:
+    """The adapter's own path: parent grant + passphrase -> restricted grant. Go parses it and finds, per bucket,
+    the key and path cipher that Storj's own passphrase flow (uplink RequestAccessWithPassphrase / the console's
+    createRestrictedAccess: default key from DeriveRootKey, then Restrict) puts there."""
+    secret, head = root
+    passphrase, salt = secrets.token_urlsafe(24), uuid.uuid4().bytes
+    parent = parent_grant(secret, head, secrets.token_bytes(32))  # its own key must play no part
+    derived = derive_access(passphrase, salt, encrypt_path)
+    parent = dataclasses.replace(parent, encryption_access=derived.encryption_access())
+    buckets = ("alpha", "beta")
+    grant = restrict(parent, build_caveat([BucketGrant(b) for b in buckets], frozenset({P.READ}), None))
+
+    go = run_go(crosscheck_binary, "check", {"grant": grant.serialize(), "secret_hex": secret.hex(), "actions": []})
+    storj = run_go(
+        crosscheck_binary,
+        "derive",
+        {
+            "passphrase_hex": passphrase.encode().hex(),
+            "salt_hex": salt.hex(),
+            "satellite": SATELLITE,
+            "api_key": Macaroon.unrestricted(secret, head).to_api_key(),
+            "encrypt_path": encrypt_path,
+            "restrict": {"allow_download": True, "buckets": list(buckets)},
+        },
+    )
+    cipher = CIPHER_AESGCM if encrypt_path else CIPHER_NULL
+    assert go["valid"]
+    assert go["encryption_access"]["default_key_hex"] == storj["encryption_access"]["default_key_hex"] == ""
+    assert go["encryption_access"]["default_path_cipher"] == storj["encryption_access"]["default_path_cipher"] == cipher
+    ours = {e["bucket"]: (e["key_hex"], e["path_cipher"], e["unencrypted"]) for e in go["encryption_access"]["entries"]}
+    theirs = {e["bucket"]: (e["key_hex"], e["path_cipher"], e["unencrypted"])
+              for e in storj["encryption_access"]["entries"]}
+    assert ours == theirs and sorted(ours) == list(buckets)
+    assert all(cipher_of == cipher for _, cipher_of, _ in ours.values())
+
+
+# ---- prefixes: why keyfob refuses them (Storj's own code, nothing of keyfob's) ---------------------------------
+
+
+def _grant_with_prefix(binary: Path, secret: bytes, head: bytes, key: bytes, cipher: int, prefix: bytes) -> str:
+    caveat = {"disallow_writes": True, "disallow_deletes": True, "nonce_hex": "01",
+              "allowed_paths": [{"bucket": "alpha", "encrypted_path_prefix_hex": prefix.hex()}]}
+    made = run_go(binary, "make", {"satellite": SATELLITE, "secret_hex": secret.hex(), "head_hex": head.hex(),
+                                   "default_key_hex": key.hex(), "default_path_cipher": cipher, "caveats": [caveat]})
+    grant: str = made["grant"]
+    return grant
+
+
+def _reads(binary: Path, grant: str, secret: bytes, paths: list[bytes]) -> list[bool]:
+    go = run_go(binary, "check", {
+        "grant": grant, "secret_hex": secret.hex(), "version": ALL_VERSIONS,
+        "actions": [{"op": int(ActionType.READ), "bucket": "alpha", "encrypted_path_hex": p.hex(), "time": iso(NOW)}
+                    for p in paths],
+    })
+    return [r["allowed"] for r in go["results"]]
+
+
+def test_storj_prefixes_cannot_express_an_s3_prefix_exactly(crosscheck_binary: Path, root: tuple[bytes, bytes]) -> None:
+    """keyfob's `prefix: reports/2026/` means "keys starting with reports/2026/". In Storj, with Storj's own code:
+
+    - a share of `reports/2026/` (grant.Access.Restrict trims the slash: allowed_paths = enc("reports/2026"))
+      also allows the object `reports/2026` itself, and with the Null path cipher `reports/2026x/...` too;
+    - the exact form, enc("reports/2026") + "/", is enforced right by APIKey.Check, but grant.ParseAccess
+      re-limits the encryption access to the caveat's prefixes (EncryptionAccess.LimitTo), which leaves the key
+      at `reports/2026/` plus an empty component: no client can encrypt a path below it, so the credential
+      would be useless.
+
+    So no prefix caveat is both exact and usable, and keyfob refuses prefixes rather than grant more than asked.
+    """
+    secret, head = root
+    key = secrets.token_bytes(32)
+    objects = ["reports/2026/x.csv", "reports/2026", "reports/2026x/y", "reports/z"]
+    for cipher, broader in ((CIPHER_AESGCM, [True, True, False, False]), (CIPHER_NULL, [True, True, True, False])):
+        with_key = {"default_key_hex": key.hex(), "default_path_cipher": cipher, "bucket": "alpha"}
+        shared = run_go(crosscheck_binary, "paths", {**with_key, "encrypt": objects,
+                                                    "share": [{"bucket": "alpha", "prefix": "reports/2026/"}]})
+        prefix = bytes.fromhex(shared["shared_prefix_hex"][0])
+        enc = [bytes.fromhex(r["hex"]) for r in shared["encrypted"]]
+        assert prefix == enc[1], "Storj's share prefix is the encrypted prefix without its slash"
+
+        storj_share = _grant_with_prefix(crosscheck_binary, secret, head, key, cipher, prefix)
+        assert _reads(crosscheck_binary, storj_share, secret, enc) == broader, f"cipher {cipher}"
+
+        exact = _grant_with_prefix(crosscheck_binary, secret, head, key, cipher, prefix + b"/")
+        assert _reads(crosscheck_binary, exact, secret, enc) == [True, False, False, False]
+        usable = run_go(crosscheck_binary, "paths", {"grant": exact, "bucket": "alpha", "encrypt": objects[:1]})
+        assert "missing encryption base" in usable["encrypted"][0]["error"], f"cipher {cipher}"
+        (entry,) = usable["encryption_access"]["entries"]
+        assert entry["unencrypted"] == "reports/2026/", "LimitTo keeps a key only at the slash-terminated path"

@@ -6,21 +6,29 @@
 //
 //	storj-crosscheck check < request.json   parse a grant, verify its macaroon, evaluate actions
 //	storj-crosscheck make  < request.json   build a grant from parts (root secret, head, caveats, Restrict)
+//	storj-crosscheck derive < request.json  derive a root key from a passphrase (encryption.DeriveRootKey) and
+//	                                        build the grant uplink/the console would (default key, LimitTo/Restrict)
+//	storj-crosscheck paths < request.json   encrypt / decrypt object paths with a grant's (or a default key's)
+//	                                        encryption store, and restrict to shared prefixes (grant.SharePrefix)
 package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
+	"storj.io/common/encryption"
 	"storj.io/common/grant"
 	"storj.io/common/macaroon"
 	"storj.io/common/paths"
 	"storj.io/common/storj"
+	"storj.io/common/uuid"
 )
 
 // ---- shared shapes ----
@@ -126,6 +134,7 @@ type entryJSON struct {
 	Bucket      string `json:"bucket"`
 	Unencrypted string `json:"unencrypted"`
 	Encrypted   string `json:"encrypted"`
+	EncHex      string `json:"encrypted_hex"`
 	KeyHex      string `json:"key_hex"`
 	PathCipher  int    `json:"path_cipher"`
 }
@@ -143,7 +152,7 @@ func describeEncAccess(access *grant.EncryptionAccess) (encAccessJSON, error) {
 	}
 	err := access.Store.IterateWithCipher(func(bucket string, unenc paths.Unencrypted, enc paths.Encrypted, key storj.Key, cipher storj.CipherSuite) error {
 		out.Entries = append(out.Entries, entryJSON{
-			Bucket: bucket, Unencrypted: unenc.Raw(), Encrypted: enc.Raw(),
+			Bucket: bucket, Unencrypted: unenc.Raw(), Encrypted: enc.Raw(), EncHex: hex.EncodeToString([]byte(enc.Raw())),
 			KeyHex: hex.EncodeToString(key[:]), PathCipher: int(cipher),
 		})
 		return nil
@@ -364,9 +373,195 @@ func makeGrant(req makeRequest) (makeResponse, error) {
 	return resp, nil
 }
 
+// ---- derive ----
+
+type deriveRequest struct {
+	PassphraseHex   string          `json:"passphrase_hex"`
+	SaltHex         string          `json:"salt_hex"`
+	LegacyProjectID string          `json:"legacy_project_id"`
+	Path            string          `json:"path"`
+	Concurrency     uint8           `json:"concurrency"`
+	Satellite       string          `json:"satellite"`
+	APIKey          string          `json:"api_key"`
+	EncryptPath     bool            `json:"encrypt_path"`
+	Restrict        *permissionJSON `json:"restrict,omitempty"`
+}
+
+type deriveResponse struct {
+	SaltHex          string        `json:"salt_hex"`
+	RootKeyHex       string        `json:"root_key_hex"`
+	Grant            string        `json:"grant,omitempty"`
+	EncryptionAccess encAccessJSON `json:"encryption_access"`
+}
+
+// derive follows uplink access.go RequestAccessWithPassphrase and satellite/console/access.go
+// createRestrictedAccess, with the salt given (or computed as satellite/satellitedb/consoledb/projects.go GetSalt
+// does for a project without a stored salt: sha256 of the project id's 16 bytes).
+func derive(req deriveRequest) (deriveResponse, error) {
+	passphrase, err := hex.DecodeString(req.PassphraseHex)
+	if err != nil {
+		return deriveResponse{}, fmt.Errorf("passphrase: %w", err)
+	}
+	salt, err := hex.DecodeString(req.SaltHex)
+	if err != nil {
+		return deriveResponse{}, fmt.Errorf("salt: %w", err)
+	}
+	if req.LegacyProjectID != "" {
+		id, err := uuid.FromString(req.LegacyProjectID)
+		if err != nil {
+			return deriveResponse{}, fmt.Errorf("project id: %w", err)
+		}
+		sum := sha256.Sum256(id[:])
+		salt = sum[:]
+	}
+	concurrency := req.Concurrency
+	if concurrency == 0 {
+		concurrency = 8
+	}
+	key, err := encryption.DeriveRootKey(passphrase, salt, req.Path, concurrency)
+	if err != nil {
+		return deriveResponse{}, fmt.Errorf("derive: %w", err)
+	}
+	resp := deriveResponse{SaltHex: hex.EncodeToString(salt), RootKeyHex: hex.EncodeToString(key[:])}
+	encAccess := grant.NewEncryptionAccessWithDefaultKey(key)
+	encAccess.SetDefaultPathCipher(storj.EncAESGCM)
+	if !req.EncryptPath {
+		encAccess.SetDefaultPathCipher(storj.EncNull)
+	}
+	if req.APIKey == "" {
+		resp.EncryptionAccess, err = describeEncAccess(encAccess)
+		return resp, err
+	}
+	apiKey, err := macaroon.ParseAPIKey(req.APIKey)
+	if err != nil {
+		return deriveResponse{}, fmt.Errorf("api key: %w", err)
+	}
+	encAccess.LimitTo(apiKey)
+	access := &grant.Access{SatelliteAddress: req.Satellite, APIKey: apiKey, EncAccess: encAccess}
+	if p := req.Restrict; p != nil {
+		permission := grant.Permission{
+			AllowDownload: p.AllowDownload, AllowUpload: p.AllowUpload, AllowList: p.AllowList, AllowDelete: p.AllowDelete,
+		}
+		if p.NotAfter != nil {
+			permission.NotAfter = *p.NotAfter
+		}
+		var prefixes []grant.SharePrefix
+		for _, b := range p.Buckets {
+			prefixes = append(prefixes, grant.SharePrefix{Bucket: b})
+		}
+		if access, err = access.Restrict(permission, prefixes...); err != nil {
+			return deriveResponse{}, fmt.Errorf("restrict: %w", err)
+		}
+	}
+	if resp.Grant, err = access.Serialize(); err != nil {
+		return deriveResponse{}, fmt.Errorf("serialize: %w", err)
+	}
+	resp.EncryptionAccess, err = describeEncAccess(access.EncAccess)
+	return resp, err
+}
+
+// ---- paths ----
+
+type sharePrefixJSON struct {
+	Bucket string `json:"bucket"`
+	Prefix string `json:"prefix"`
+}
+
+type pathsRequest struct {
+	Grant             string            `json:"grant"`
+	DefaultKeyHex     string            `json:"default_key_hex"`
+	DefaultPathCipher int               `json:"default_path_cipher"`
+	Bucket            string            `json:"bucket"`
+	Encrypt           []string          `json:"encrypt"`
+	DecryptHex        []string          `json:"decrypt_hex"`
+	Share             []sharePrefixJSON `json:"share"`
+}
+
+type pathResult struct {
+	Hex   string `json:"hex,omitempty"`
+	Text  string `json:"text,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+type pathsResponse struct {
+	Encrypted        []pathResult  `json:"encrypted"`
+	Decrypted        []pathResult  `json:"decrypted"`
+	SharedPrefixHex  []string      `json:"shared_prefix_hex"`
+	EncryptionAccess encAccessJSON `json:"encryption_access"`
+}
+
+// paths uses encryption.EncryptPathWithStoreCipher / DecryptPathWithStoreCipher (what uplink and the gateway do
+// with a grant's store) and, with `share`, grant.Access.Restrict with SharePrefixes on a default-key access.
+func pathsCommand(req pathsRequest) (pathsResponse, error) {
+	var store *grant.EncryptionAccess
+	if req.Grant != "" {
+		access, err := grant.ParseAccess(req.Grant)
+		if err != nil {
+			return pathsResponse{}, fmt.Errorf("parse access: %w", err)
+		}
+		store = access.EncAccess
+	} else {
+		raw, err := hex.DecodeString(req.DefaultKeyHex)
+		if err != nil {
+			return pathsResponse{}, fmt.Errorf("default key: %w", err)
+		}
+		key, err := storj.NewKey(raw)
+		if err != nil {
+			return pathsResponse{}, err
+		}
+		store = grant.NewEncryptionAccessWithDefaultKey(key)
+		store.SetDefaultPathCipher(storj.CipherSuite(req.DefaultPathCipher))
+	}
+	resp := pathsResponse{Encrypted: []pathResult{}, Decrypted: []pathResult{}, SharedPrefixHex: []string{}}
+	for _, path := range req.Encrypt {
+		enc, err := encryption.EncryptPathWithStoreCipher(req.Bucket, paths.NewUnencrypted(path), store.Store)
+		if err != nil {
+			resp.Encrypted = append(resp.Encrypted, pathResult{Error: err.Error()})
+		} else {
+			resp.Encrypted = append(resp.Encrypted, pathResult{Hex: hex.EncodeToString([]byte(enc.Raw()))})
+		}
+	}
+	for _, encHex := range req.DecryptHex {
+		raw, err := hex.DecodeString(encHex)
+		if err != nil {
+			return pathsResponse{}, fmt.Errorf("decrypt path: %w", err)
+		}
+		dec, err := encryption.DecryptPathWithStoreCipher(req.Bucket, paths.NewEncrypted(string(raw)), store.Store)
+		if err != nil {
+			resp.Decrypted = append(resp.Decrypted, pathResult{Error: err.Error()})
+		} else {
+			resp.Decrypted = append(resp.Decrypted, pathResult{Text: dec.Raw()})
+		}
+	}
+	if len(req.Share) > 0 {
+		apiKey, err := macaroon.NewAPIKey([]byte("crosscheck-secret"))
+		if err != nil {
+			return pathsResponse{}, err
+		}
+		access := &grant.Access{SatelliteAddress: "sat.invalid:7777", APIKey: apiKey, EncAccess: store}
+		var prefixes []grant.SharePrefix
+		for _, p := range req.Share {
+			prefixes = append(prefixes, grant.SharePrefix{Bucket: p.Bucket, Prefix: p.Prefix})
+			enc, err := encryption.EncryptPathWithStoreCipher(p.Bucket, paths.NewUnencrypted(strings.TrimSuffix(p.Prefix, "/")), store.Store)
+			if err != nil {
+				return pathsResponse{}, err
+			}
+			resp.SharedPrefixHex = append(resp.SharedPrefixHex, hex.EncodeToString([]byte(enc.Raw())))
+		}
+		restricted, err := access.Restrict(grant.Permission{AllowDownload: true}, prefixes...)
+		if err != nil {
+			return pathsResponse{}, fmt.Errorf("restrict: %w", err)
+		}
+		store = restricted.EncAccess
+	}
+	var err error
+	resp.EncryptionAccess, err = describeEncAccess(store)
+	return resp, err
+}
+
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: storj-crosscheck check|make < request.json")
+		fmt.Fprintln(os.Stderr, "usage: storj-crosscheck check|make|derive|paths < request.json")
 		os.Exit(2)
 	}
 	decoder := json.NewDecoder(os.Stdin)
@@ -385,6 +580,16 @@ func main() {
 		var req makeRequest
 		if err = decoder.Decode(&req); err == nil {
 			out, err = makeGrant(req)
+		}
+	case "derive":
+		var req deriveRequest
+		if err = decoder.Decode(&req); err == nil {
+			out, err = derive(req)
+		}
+	case "paths":
+		var req pathsRequest
+		if err = decoder.Decode(&req); err == nil {
+			out, err = pathsCommand(req)
 		}
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])

@@ -89,6 +89,15 @@ class RestartTarget(CamelModel):
     name: K8sName = Field(description="Name of the workload in this namespace.")
 
 
+class PassphraseSecretRef(CamelModel):
+    """A key of a Secret in the request's own namespace holding an encryption passphrase."""
+
+    name: K8sName = Field(description="Name of the Secret (in this namespace).")
+    key: str = Field(
+        default="passphrase", description="Key in that Secret.", pattern=r"^[-._a-zA-Z0-9]+$", max_length=253
+    )
+
+
 class AccessKeyRequestSpec(CamelModel):
     """The access key a workload needs."""
 
@@ -149,5 +158,12 @@ class AccessKeyRequestSpec(CamelModel):
     deletion_policy: DeletionPolicy = Field(
         default=DeletionPolicy.REVOKE,
         description="Revoke the key and delete the Secret when the request is deleted, or Retain both.",
+    )
+    passphrase_secret_ref: PassphraseSecretRef | None = Field(
+        default=None,
+        description=(
+            "Storj only, where the provider allows it: encrypt with keys derived from this passphrase instead of "
+            "the provider's. Read when a key is issued; a changed passphrase applies from the next rotation."
+        ),
     )
 

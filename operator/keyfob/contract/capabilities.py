@@ -27,6 +27,9 @@ class Capabilities:
     # say nothing; whether it may serve is the adapter's `unsupported()` decision (an explicit opt-in on the
     # provider object), and every such key carries a warning that status, events and the Secret show.
     unscoped: bool = False
+    # The provider can encrypt with a passphrase the request names (Grant.passphrase): Storj, when its provider
+    # object allows request passphrases. Every other provider refuses such a request.
+    request_passphrase: bool = False
 
     @property
     def revoked_word(self) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from pydantic import SecretStr
 
 from keyfob.api.vocabulary import Permission
 
@@ -33,3 +35,7 @@ class Grant:
     buckets: tuple[BucketGrant, ...]
     permissions: frozenset[Permission]
     expires_at: datetime | None
+    # An encryption passphrase the request names (Storj): `passphrase_ref` says which Secret key (no secret in
+    # it, for policies and previews); `passphrase` holds the value, read only when a key is actually issued.
+    passphrase_ref: str | None = None
+    passphrase: SecretStr | None = field(default=None, repr=False, compare=False)

@@ -14,14 +14,15 @@ def _digest(value: object) -> str:
 
 def scope_hash(spec: AccessKeyRequestSpec) -> str:
     """Provider, buckets, permissions and an absolute expiry: what the issued key itself encodes."""
-    return _digest(
-        {
-            "provider": spec.provider_ref.wire(),
-            "buckets": sorted((b.name, b.prefix or "") for b in spec.buckets),
-            "permissions": sorted(str(p) for p in spec.permissions),
-            "expiresAt": spec.expires_at.isoformat() if spec.expires_at else None,
-        }
-    )
+    scope: dict[str, object] = {
+        "provider": spec.provider_ref.wire(),
+        "buckets": sorted((b.name, b.prefix or "") for b in spec.buckets),
+        "permissions": sorted(str(p) for p in spec.permissions),
+        "expiresAt": spec.expires_at.isoformat() if spec.expires_at else None,
+    }
+    if spec.passphrase_secret_ref is not None:  # only when set: existing requests keep their hash
+        scope["passphraseSecretRef"] = spec.passphrase_secret_ref.wire()
+    return _digest(scope)
 
 
 def render_hash(spec: AccessKeyRequestSpec) -> str:
@@ -37,4 +38,7 @@ def scope_lines(spec: AccessKeyRequestSpec) -> list[str]:
     lines += sorted(f"bucket {b.name}/{b.prefix}*" if b.prefix else f"bucket {b.name} (whole)" for b in spec.buckets)
     lines += sorted(f"permission {p}" for p in spec.permissions)
     lines.append(f"expiresAt {spec.expires_at.isoformat()}" if spec.expires_at else f"ttl {spec.ttl or 'default'}")
+    if spec.passphrase_secret_ref is not None:
+        secret = spec.passphrase_secret_ref
+        lines.append(f"passphrase from Secret {secret.name} key {secret.key}")
     return lines

@@ -5,16 +5,86 @@ Two modes:
   with a caveat and registered at the auth service; revoking deletes that root key. Revocable.
 - without `console`: the parent access grant itself is restricted and registered. keyfob cannot revoke such a
   credential, so every request needs an expiry, and the key stops working at it.
+
+Encryption: by default the issued grants carry the parent grant's encryption keys (limited to the requested
+buckets); with `passphrase` they carry keys derived from a passphrase in the credentials Secret instead.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from keyfob.api.common import CamelModel, SecretKeySelector
 from keyfob.api.vocabulary import REGION_PATTERN, URL_PATTERN
 
 SECRET_DATA_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+BASE64_PATTERN = r"^[A-Za-z0-9+/]+={0,2}$"
+
+
+class StorjPassphrase(CamelModel):
+    """An encryption passphrase, as in Storj's "use the current passphrase" / "enter a new passphrase": keyfob
+    derives the root encryption key from it the way Storj does (Argon2id over the project salt) and issues
+    grants whose encryption access holds that key instead of the parent grant's."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.projectSalt) != has(self.legacySaltProjectId)",
+                    "message": "set exactly one of projectSalt and legacySaltProjectId",
+                }
+            ]
+        }
+    )
+
+    passphrase_key: str = Field(
+        default="passphrase",
+        description="Key in the credentials Secret holding the encryption passphrase (UTF-8, as typed in Storj).",
+        pattern=SECRET_DATA_KEY_PATTERN,
+        max_length=253,
+    )
+    project_salt: str | None = Field(
+        default=None,
+        description=(
+            "The project's salt, base64 (standard alphabet), as the satellite console's project config reports "
+            "it. The satellite gives it only over its own protocol (Metainfo.ProjectInfo) or to a browser "
+            "session, so keyfob cannot fetch it."
+        ),
+        pattern=BASE64_PATTERN,
+        max_length=172,
+    )
+    legacy_salt_project_id: str | None = Field(
+        default=None,
+        description=(
+            "For a project created before satellites stored a salt: its project id (not the public id); the "
+            "salt is then SHA-256 of the id's 16 bytes, as the satellite computes it."
+        ),
+        pattern=UUID_PATTERN,
+        max_length=36,
+    )
+    encrypt_path: bool = Field(
+        default=True,
+        description=(
+            "Whether the project encrypts object keys (AES-GCM path cipher). False for a project created "
+            "without path encryption (Null path cipher)."
+        ),
+    )
+
+    allow_request_passphrases: bool = Field(
+        default=False,
+        description=(
+            "Let requests name their own passphrase (spec.passphraseSecretRef, a Secret in the request's "
+            "namespace) instead of this one, as Storj's \"enter a new passphrase\". It changes only which "
+            "encryption keys a grant carries, never what the key may do."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_salt(self) -> StorjPassphrase:
+        if (self.project_salt is None) == (self.legacy_salt_project_id is None):
+            raise ValueError("set exactly one of projectSalt and legacySaltProjectId")
+        return self
 
 
 class StorjConsole(CamelModel):
@@ -27,7 +97,7 @@ class StorjConsole(CamelModel):
     )
     project_id: str = Field(
         description="Project id (or public id) the API keys are created in; the parent grant must belong to it.",
-        pattern=r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$",
+        pattern=UUID_PATTERN,
         max_length=36,
     )
     rest_key_key: str = Field(
@@ -47,7 +117,10 @@ class StorjProviderBlock(CamelModel):
         max_length=2048,
     )
     credentials_secret_ref: SecretKeySelector = Field(
-        description="Secret holding the parent access grant and, with `console`, the console REST API key."
+        description=(
+            "Secret holding the parent access grant and, with `console`, the console REST API key, and with "
+            "`passphrase`, the encryption passphrase."
+        )
     )
     access_grant_key: str = Field(
         default="accessGrant",
@@ -63,6 +136,13 @@ class StorjProviderBlock(CamelModel):
         description=(
             "Satellite console REST API. Set it so keyfob can revoke credentials; without it every request "
             "needs an expiry and keys live until then."
+        ),
+    )
+    passphrase: StorjPassphrase | None = Field(
+        default=None,
+        description=(
+            "Derive the encryption key from a passphrase (kept in the credentials Secret) instead of using the "
+            "parent grant's encryption keys. Changing the passphrase applies to keys issued afterwards."
         ),
     )
     key_name_prefix: str = Field(

@@ -13,10 +13,12 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+from pydantic import SecretStr
+
 from keyfob.api.common import ConditionStatus
 from keyfob.api.request_status import ExpiryEnforcement, KeyRecord, PendingIssue
 from keyfob.api.vocabulary import parse_duration
-from keyfob.contract import IssuedKey, describe
+from keyfob.contract import IssuedKey, ProviderRejected, describe
 from keyfob.contract.naming import key_name
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.crashpoints import crashpoint
@@ -54,12 +56,32 @@ def start(book: StatusBook, reason: str) -> PendingIssue:
     return pending
 
 
+def request_passphrase(book: StatusBook) -> SecretStr | None:
+    """The passphrase the request names, read from its own namespace at issue time (never logged or stored)."""
+    view = book.view
+    ref = view.spec.passphrase_secret_ref
+    if ref is None:
+        return None
+    where = f"passphrase Secret {view.namespace}/{ref.name}"
+    if ref.name == view.spec.secret_name:
+        raise ProviderRejected(f"the {where} is the request's own output Secret")
+    secret = book.cluster.get_secret(view.namespace, ref.name)
+    if secret is None:
+        raise ProviderRejected(f"the {where} does not exist")
+    value = secret.data.get(ref.key, "").removesuffix("\n").removesuffix("\r")
+    if not value:
+        raise ProviderRejected(f"the {where} has no (or an empty) key {ref.key!r}")
+    return SecretStr(value)
+
+
 def issue(book: StatusBook, provider: ResolvedProvider, reason: str, immediate_grace: bool) -> None:
+    passphrase = request_passphrase(book)
     pending = start(book, reason)
     view = book.view
     life = lifetime(view.spec, effective_ttl(provider.spec.guardrails), book.now, view.uid, pending.revision)
     started = time.monotonic()
-    key = provider.adapter.issue(grant_for(view, pending.key_name, pending.revision, life.expires_at))
+    grant = grant_for(view, pending.key_name, pending.revision, life.expires_at, passphrase)
+    key = provider.adapter.issue(grant)
     book.out.issue_seconds.append(time.monotonic() - started)
     crashpoint("after-provider-issue")
     connection = provider.adapter.connection()

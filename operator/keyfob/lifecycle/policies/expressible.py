@@ -19,11 +19,17 @@ PROBE_NAME = "kf-00000000-0000-0000-0000-000000000000-r1"
 
 def beyond_capabilities(capabilities: Capabilities, grant: Grant) -> list[str]:
     if capabilities.unscoped:
-        return []  # nothing it could scope: the adapter refuses unless the provider opted in to unscoped keys
+        # nothing it could scope: the adapter refuses unless the provider opted in to unscoped keys
+        return ["an encryption passphrase per request (passphraseSecretRef)"] if grant.passphrase_ref else []
     missing = sorted(str(p) for p in grant.permissions - capabilities.permissions)
     found = [f"permission(s) {', '.join(missing)}"] if missing else []
     if not capabilities.prefix_scope and any(b.prefix for b in grant.buckets):
         found.append("object-key prefixes (it scopes keys to whole buckets only)")
+    if grant.passphrase_ref is not None and not capabilities.request_passphrase:
+        found.append(
+            "an encryption passphrase per request (passphraseSecretRef): only a Storj provider whose "
+            "spec.storj.passphrase.allowRequestPassphrases is true uses one"
+        )
     return found
 
 

@@ -17,6 +17,13 @@ the console's own record, the root key's exact name, is '<prefix><this cluster>/
 Without a console key the parent grant is restricted directly. Such credentials cannot be revoked: they stop
 at their not_after, so every request needs an expiry and revoke() refuses.
 
+Encryption: the credential's grant carries the parent grant's encryption keys, limited to the requested buckets;
+with a `passphrase` block it carries keys derived from the passphrase in the credentials Secret instead
+(passphrase.py, as uplink's RequestAccessWithPassphrase does). The adapter derives the root key once, when it is
+built: provider_access rebuilds adapters when the credentials Secret changes, so a changed passphrase applies to
+every key issued afterwards, and keys issued before keep theirs (Storj does not re-encrypt data: moving a running
+workload to another passphrase hides the objects it wrote). Rotate a request to move it over.
+
 Inherent in Storj (not keyfob's choice): a key may read bucket metadata of its allowed buckets and project
 info regardless of permissions; a key allowed putObjectRetention may also read retention (keyfob refuses
 requests that would rely on the difference); object-lock rights need a root key whose version carries the
@@ -25,7 +32,10 @@ satellite's Object Lock bit.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -34,7 +44,7 @@ from typing import ClassVar
 import httpx
 from pydantic import SecretStr
 
-from keyfob.api.blocks.storj import StorjProviderBlock
+from keyfob.api.blocks.storj import StorjPassphrase, StorjProviderBlock
 from keyfob.api.vocabulary import OBJECT_LOCK_PERMISSIONS, Permission
 from keyfob.contract import (
     Capabilities,
@@ -55,6 +65,7 @@ from keyfob.providers.storj.authorize import VERSION_OBJECT_LOCK
 from keyfob.providers.storj.console import ConsoleClient, ConsoleKey, CreatedKey, NameTaken
 from keyfob.providers.storj.grant import AccessGrant, GrantError
 from keyfob.providers.storj.macaroon import Macaroon, MacaroonError
+from keyfob.providers.storj.passphrase import DerivedAccess, PassphraseError, derive_access, legacy_project_salt
 from keyfob.providers.storj.preview import preview
 from keyfob.providers.storj.restrict import parent_expiry, parent_gaps, restrict, violations
 from keyfob.providers.storj.scope import build_caveat, not_after, scope_problems
@@ -106,6 +117,13 @@ class StorjProvider:
         self._clock = clock
         self._http = http or shared_http()
         self.parent = _parse_parent(admin, block.access_grant_key)
+        self.derived: DerivedAccess | None = None
+        self._salt: bytes | None = None
+        if block.passphrase is not None:
+            self._salt = _salt(block.passphrase)
+            self.derived = _derive(_provider_passphrase(admin, block.passphrase), self._salt, block.passphrase)
+            self.parent = dataclasses.replace(self.parent, encryption_access=self.derived.encryption_access())
+        self.request_passphrases = block.passphrase is not None and block.passphrase.allow_request_passphrases
         self.auth = AuthServiceClient(block.auth_service_url, self._http)
         self.console: ConsoleClient | None = None
         if block.console is not None:
@@ -120,6 +138,7 @@ class StorjProvider:
             native_expiry=True,
             revocable=self.console is not None,
             revocation_delay=REVOCATION_DELAY if self.console is not None else None,
+            request_passphrase=self.request_passphrases,
         )
         self._reported_endpoint: str | None = None
 
@@ -130,6 +149,11 @@ class StorjProvider:
 
     def unsupported(self, grant: Grant) -> list[str]:
         problems = scope_problems(grant.buckets, grant.permissions)
+        if grant.passphrase_ref is not None and not self.request_passphrases:
+            problems.append(
+                "an encryption passphrase per request (passphraseSecretRef): this provider does not allow it "
+                "(spec.storj.passphrase.allowRequestPassphrases)"
+            )
         if grant.expires_at is None and self.console is None:
             problems.append(
                 "a key without expiry: this Storj provider has no console REST key, so keyfob cannot revoke its "
@@ -141,7 +165,8 @@ class StorjProvider:
         return problems
 
     def describe(self, grant: Grant) -> GrantPreview:
-        return preview(grant, self.unsupported(grant), self.console is not None)
+        source = "request" if grant.passphrase_ref is not None else "provider" if self.derived is not None else None
+        return preview(grant, self.unsupported(grant), self.console is not None, source)
 
     def check(self) -> None:
         end = parent_expiry(self.parent.api_key)
@@ -159,6 +184,7 @@ class StorjProvider:
         if grant.expires_at is not None and grant.expires_at - now < MIN_LIFETIME:
             raise ProviderRejected("the key would expire in less than a minute; the Storj auth service refuses it")
         caveat = build_caveat(grant.buckets, grant.permissions, grant.expires_at)
+        parent = self._encrypting_parent(grant)  # before any provider write: a bad passphrase costs nothing
         root: Macaroon | None = None
         created: CreatedKey | None = None
         if self.console is not None:
@@ -167,7 +193,7 @@ class StorjProvider:
             created = self._fresh_root_key(self.root_key_name(grant.key_name))
             root = self._usable_root(created, grant)
         try:
-            restricted = restrict(self.parent, caveat, root)
+            restricted = restrict(parent, caveat, root)
             wrong = violations(restricted.api_key, grant.buckets, grant.permissions, grant.expires_at, now)
             if wrong:
                 raise ProviderRejected("keyfob built a Storj grant that differs from the request: " + "; ".join(wrong))
@@ -221,6 +247,18 @@ class StorjProvider:
 
     # ---- helpers ------------------------------------------------------------------------------------------
 
+    def _encrypting_parent(self, grant: Grant) -> AccessGrant:
+        """The parent grant with the encryption access this grant's credential gets: the request's passphrase
+        when it names one (derived per issue: it is read from the request's Secret each time), else the
+        provider's passphrase or the parent grant's own keys."""
+        if grant.passphrase_ref is None:
+            return self.parent
+        config = self.block.passphrase
+        if grant.passphrase is None or config is None or self._salt is None:
+            raise ProviderRejected(f"no passphrase was read from the {grant.passphrase_ref}")
+        derived = _derive(grant.passphrase.get_secret_value(), self._salt, config)
+        return dataclasses.replace(self.parent, encryption_access=derived.encryption_access())
+
     def root_key_name(self, key_name: str) -> str:
         return self.name_prefix + key_name
 
@@ -260,6 +298,34 @@ class StorjProvider:
         assert self.console is not None
         with contextlib.suppress(ProviderError):
             self.console.delete(key.id)
+
+
+def _provider_passphrase(admin: Mapping[str, str], config: StorjPassphrase) -> str:
+    # A file-made Secret often ends in a newline nobody typed; other whitespace may be part of the passphrase.
+    passphrase = admin.get(config.passphrase_key, "").removesuffix("\n").removesuffix("\r")
+    if not passphrase:
+        raise ProviderRejected(f"credentials Secret lacks key {config.passphrase_key!r} (the encryption passphrase)")
+    return passphrase
+
+
+def _salt(config: StorjPassphrase) -> bytes:
+    try:
+        if config.project_salt is not None:
+            return base64.b64decode(config.project_salt, validate=True)
+        assert config.legacy_salt_project_id is not None  # the block's validator: exactly one is set
+        return legacy_project_salt(config.legacy_salt_project_id)
+    except binascii.Error:
+        raise ProviderRejected("spec.storj.passphrase.projectSalt is not valid base64") from None
+    except PassphraseError as err:
+        raise ProviderRejected(f"spec.storj.passphrase: {err}") from None
+
+
+def _derive(passphrase: str, salt: bytes, config: StorjPassphrase) -> DerivedAccess:
+    """The encryption access for a passphrase; errors name keys, never values."""
+    try:
+        return derive_access(passphrase, salt, config.encrypt_path)
+    except PassphraseError as err:
+        raise ProviderRejected(f"the encryption passphrase cannot be used: {err}") from None
 
 
 def _parse_parent(admin: Mapping[str, str], key: str) -> AccessGrant:

@@ -34,13 +34,16 @@ def caveat_words(caveat: Caveat) -> tuple[str, ...]:
     )
 
 
-def preview(grant: Grant, problems: list[str], revocable: bool) -> GrantPreview:
+def preview(grant: Grant, problems: list[str], revocable: bool, passphrase: str | None = None) -> GrantPreview:
+    """`passphrase`: whose passphrase the keys are derived from ("provider", "request"), None = the parent's."""
     if problems:
         return GrantPreview(summary=f"Storj: refused: {'; '.join(problems)}", native={"refused": problems})
-    words = caveat_words(build_caveat(grant.buckets, grant.permissions, grant.expires_at, PREVIEW_NONCE))
+    caveat = caveat_words(build_caveat(grant.buckets, grant.permissions, grant.expires_at, PREVIEW_NONCE))
+    source = f"derived from the {passphrase}'s passphrase" if passphrase else "from the parent access grant"
+    words = (*caveat, f"encryption keys: {source}, for the requested buckets only")
     revoke = "named root key (revocable, within about a minute)" if revocable else "parent grant (expiry only)"
     return GrantPreview(
         summary=f"Storj access restricted from the {revoke}: {'; '.join(words)}",
-        native={"caveat": list(words), "revocable": revocable},
+        native={"caveat": list(caveat), "revocable": revocable, "passphrase": passphrase or "none"},
         words=words,
     )
