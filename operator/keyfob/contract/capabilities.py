@@ -27,6 +27,10 @@ class Capabilities:
     # say nothing; whether it may serve is the adapter's `unsupported()` decision (an explicit opt-in on the
     # provider object), and every such key carries a warning that status, events and the Secret show.
     unscoped: bool = False
+    # credentialType sts: the provider can make STS sessions (AssumeRole) with a session policy. A session cannot
+    # be revoked per credential (AWS has no such call): keyfob drops it from the Secret and it ends at its own
+    # session end, which the provider enforces natively.
+    sessions: bool = False
 
     @property
     def revoked_word(self) -> str:

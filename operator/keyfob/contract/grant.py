@@ -33,3 +33,10 @@ class Grant:
     buckets: tuple[BucketGrant, ...]
     permissions: frozenset[Permission]
     expires_at: datetime | None
+    # credentialType sts: the STS session to make (DurationSeconds), its policy exactly this grant's scope and
+    # its end `expires_at`. None: a long-lived access key.
+    session_seconds: int | None = None
+
+    @property
+    def is_session(self) -> bool:
+        return self.session_seconds is not None

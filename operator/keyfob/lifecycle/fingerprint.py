@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from keyfob.api.request import AccessKeyRequestSpec
+from keyfob.api.request import AccessKeyRequestSpec, CredentialType
 
 
 def _digest(value: object) -> str:
@@ -13,15 +13,17 @@ def _digest(value: object) -> str:
 
 
 def scope_hash(spec: AccessKeyRequestSpec) -> str:
-    """Provider, buckets, permissions and an absolute expiry: what the issued key itself encodes."""
-    return _digest(
-        {
-            "provider": spec.provider_ref.wire(),
-            "buckets": sorted((b.name, b.prefix or "") for b in spec.buckets),
-            "permissions": sorted(str(p) for p in spec.permissions),
-            "expiresAt": spec.expires_at.isoformat() if spec.expires_at else None,
-        }
-    )
+    """Provider, buckets, permissions, an absolute expiry and (only when not the default accessKey, so hashes
+    written before STS existed stay valid) the credential type: what the issued key itself encodes."""
+    scope: dict[str, object] = {
+        "provider": spec.provider_ref.wire(),
+        "buckets": sorted((b.name, b.prefix or "") for b in spec.buckets),
+        "permissions": sorted(str(p) for p in spec.permissions),
+        "expiresAt": spec.expires_at.isoformat() if spec.expires_at else None,
+    }
+    if spec.credential_type is not CredentialType.ACCESS_KEY:
+        scope["credentialType"] = str(spec.credential_type)
+    return _digest(scope)
 
 
 def render_hash(spec: AccessKeyRequestSpec) -> str:
@@ -37,4 +39,6 @@ def scope_lines(spec: AccessKeyRequestSpec) -> list[str]:
     lines += sorted(f"bucket {b.name}/{b.prefix}*" if b.prefix else f"bucket {b.name} (whole)" for b in spec.buckets)
     lines += sorted(f"permission {p}" for p in spec.permissions)
     lines.append(f"expiresAt {spec.expires_at.isoformat()}" if spec.expires_at else f"ttl {spec.ttl or 'default'}")
+    if spec.credential_type is not CredentialType.ACCESS_KEY:
+        lines.append(f"credentialType {spec.credential_type}")
     return lines

@@ -8,7 +8,10 @@ from keyfob.contract import BucketGrant, Grant, RequestIdentity
 from keyfob.lifecycle.request_view import RequestView
 
 
-def grant_for(view: RequestView, key_name: str, revision: int, expires_at: datetime | None) -> Grant:
+def grant_for(
+    view: RequestView, key_name: str, revision: int, expires_at: datetime | None, session_seconds: int | None = None
+) -> Grant:
+    """`session_seconds` (credentialType sts): the STS session's length; its policy is this same scope."""
     spec = view.spec
     return Grant(
         key_name=key_name,
@@ -17,4 +20,5 @@ def grant_for(view: RequestView, key_name: str, revision: int, expires_at: datet
         buckets=tuple(BucketGrant(b.name, b.prefix) for b in spec.buckets),
         permissions=frozenset(spec.permissions),
         expires_at=expires_at if expires_at is not None else spec.expires_at,
+        session_seconds=session_seconds,
     )
