@@ -29,7 +29,7 @@ class AwsStsSettings(CamelModel):
     )
     external_id: str | None = Field(
         default=None, description="ExternalId the role's trust policy asks for, if any.",
-        pattern=r"^[A-Za-z0-9+=,.@:/-]{2,1224}$", max_length=1224,
+        pattern=r"^[A-Za-z0-9+=,.@:/-]+$", min_length=2, max_length=1224,
     )
     max_session_duration: str = Field(
         default="1h", description="The role's MaxSessionDuration (AWS's default is 1h): longer sessionDurations "

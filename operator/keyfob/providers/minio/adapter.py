@@ -245,7 +245,7 @@ class MinioServiceAccountProvider:
         except ProviderRejected as err:  # a server without revoke-tokens, or an admin without the right to it
             return Revoked(how="expire", detail=f"MinIO refused to end the session ({err}); keyfob dropped it from "
                            "the Secret and it ends at its own session end")
-        return Revoked(how="delete", detail="STS session ended (revoke-tokens)")
+        return Revoked(how="delete", detail="through MinIO's revoke-tokens")
 
     def _delete_account(self, ref: KeyRef) -> bool:
         """Delete the service account of this key name once MinIO's record proves it is keyfob's; False when
