@@ -213,3 +213,15 @@ def test_preview_says_it_is_an_sts_session_and_shows_the_session_policy() -> Non
     text = "\n".join(render_text(inputs, result))
     assert "STS session" in text and "enforced by the provider" in text
     assert result.expires_at == NOW + timedelta(hours=1)
+
+
+def test_a_new_secret_layout_rerenders_the_same_session_with_its_token() -> None:
+    cluster, provider, reconciler, _ = setup()
+    reconciler.reconcile(parse_request(cluster.obj))
+    cluster.obj["spec"]["secretFormats"] = ["env", "rclone", "s3cmd"]
+    cluster.obj["metadata"]["generation"] = 2
+    outcome = reconciler.reconcile(parse_request(cluster.obj))
+    data = cluster.secrets["app-s3"].data
+    assert [e.reason for e in outcome.events] == ["SecretUpdated"] and len(provider.grants) == 1
+    assert "session_token = token-1" in data["rclone.conf"] and "access_token = token-1" in data[".s3cfg"]
+    assert data["AWS_SESSION_TOKEN"] == "token-1" and "credentials" not in data

@@ -235,17 +235,21 @@ class MinioServiceAccountProvider:
         parent user) shows it is keyfob's for this request. The access key id in `ref` is never used: it comes
         from status, which is memory, not proof. An STS session (ref.session) is ended by revoke-tokens for the
         admin identity and keyfob's key name as token type: only sessions keyfob made under that name end."""
-        if not self._delete_account(ref) and ref.session:
-            return self._revoke_session(ref)
-        return None
+        if self._delete_account(ref):
+            return None
+        return self._revoke_session(ref)
 
-    def _revoke_session(self, ref: KeyRef) -> Revoked:
+    def _revoke_session(self, ref: KeyRef) -> Revoked | None:
+        """End the sessions of this key name whatever status says the key was (status is memory: a record that
+        lost its credentialType must not keep a session alive); the hint only chooses the words."""
         try:
             self.admin.revoke_tokens(self._admin_key, ref.key_name)
         except ProviderRejected as err:  # a server without revoke-tokens, or an admin without the right to it
+            if not ref.session:
+                return None  # an access key already gone
             return Revoked(how="expire", detail=f"MinIO refused to end the session ({err}); keyfob dropped it from "
                            "the Secret and it ends at its own session end")
-        return Revoked(how="delete", detail="through MinIO's revoke-tokens")
+        return Revoked(how="delete", detail="through MinIO's revoke-tokens") if ref.session else None
 
     def _delete_account(self, ref: KeyRef) -> bool:
         """Delete the service account of this key name once MinIO's record proves it is keyfob's; False when
