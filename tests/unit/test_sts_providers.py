@@ -225,3 +225,16 @@ def test_a_new_secret_layout_rerenders_the_same_session_with_its_token() -> None
     assert [e.reason for e in outcome.events] == ["SecretUpdated"] and len(provider.grants) == 1
     assert "session_token = token-1" in data["rclone.conf"] and "access_token = token-1" in data[".s3cfg"]
     assert data["AWS_SESSION_TOKEN"] == "token-1" and "credentials" not in data
+
+
+def test_a_suspended_session_is_taken_out_of_the_secret() -> None:
+    """A session the provider cannot end keeps working until its end: on a suspension (or a guardrail that no
+    longer allows it) keyfob drops it from status AND deletes the Secret, so no new reader picks it up."""
+    cluster, provider, reconciler, _ = setup()
+    reconciler.reconcile(parse_request(cluster.obj))
+    assert "app-s3" in cluster.secrets
+    cluster.obj["metadata"]["annotations"] = {"keyfob.dev/suspend": "oncall: INC-1"}
+    outcome = reconciler.reconcile(parse_request(cluster.obj))
+    assert "app-s3" not in cluster.secrets and cluster.obj["status"].get("accessKeyId") is None
+    assert any(e.reason == "SessionDropped" for e in outcome.events)
+    assert [r.session for r in provider.revoked] == [True]

@@ -27,9 +27,10 @@ class Capabilities:
     # say nothing; whether it may serve is the adapter's `unsupported()` decision (an explicit opt-in on the
     # provider object), and every such key carries a warning that status, events and the Secret show.
     unscoped: bool = False
-    # credentialType sts: the provider can make STS sessions (AssumeRole) with a session policy. A session cannot
-    # be revoked per credential (AWS has no such call): keyfob drops it from the Secret and it ends at its own
-    # session end, which the provider enforces natively.
+    # credentialType sts: the provider can make STS sessions (AssumeRole) with a session policy; their expiry is
+    # native. Whether one session can be ended early is the adapter's revoke() answer: AWS has no such call
+    # (Revoked(how="expire"): keyfob drops it from the Secret and it ends at its own session end); MinIO does
+    # (revoke-tokens by the session's token type).
     sessions: bool = False
 
     @property
