@@ -179,6 +179,17 @@ def test_minio_sts_refuses_cosi_and_a_ttl_shorter_than_a_session(minio_sts: Mini
     assert objects.secret("short-s3") is None
 
 
+def test_minio_break_glass_ends_the_session_and_removes_the_secret(minio_sts: MinioSts, leak_watch: LeakWatch) -> None:
+    objects = minio_sts.objects
+    objects.request("app", minio_sts.spec("app-s3"))
+    wait_revision(objects, "app", 1)
+    data = watch(leak_watch, objects.secret_data("app-s3"))
+    objects.patch_request("app", {"metadata": {"annotations": {"keyfob.dev/suspend": "oncall: INC-7"}}})
+    objects.wait_request("app", "False", "Suspended")
+    wait_for(lambda: objects.secret("app-s3") is None, 30, 0.2, "the Secret removed")
+    assert code_of(lambda: s3_from(data).list_objects_v2(Bucket=minio_sts.bucket)) in UNKNOWN  # MinIO ended it
+
+
 @pytest.mark.skipif(os.environ.get("KEYFOB_STS_REFRESH_WAIT") != "1",
                     reason="waits for a scheduled refresh (~10 min): KEYFOB_STS_REFRESH_WAIT=1")
 def test_minio_session_is_refreshed_on_schedule_before_it_ends(minio_sts: MinioSts, leak_watch: LeakWatch) -> None:
@@ -296,8 +307,9 @@ def spec_permissions(names: list[str]) -> list[Any]:
 def test_aws_session_refresh_and_deletion_leave_the_old_session_to_its_end(
     aws_sts: AwsSts, leak_watch: LeakWatch
 ) -> None:
-    """AWS cannot end one session: after a refresh and after deletion keyfob says so (SessionDropped), counts
-    nothing as revoked, and (moto checking no expiry) the old session keeps working: the documented limit."""
+    """AWS cannot end one session: after a refresh and on a break-glass suspension keyfob says so
+    (SessionDropped), removes it from the Secret, and (moto checking no expiry) the session keeps working: the
+    documented limit."""
     objects = aws_sts.objects
     spec = {"providerRef": {"name": "aws"}, "buckets": [{"name": aws_sts.bucket}], "permissions": ["list"],
             "ttl": "720h", "secretName": "app-s3", "credentialType": "sts", "rotationGracePeriod": "2s"}
@@ -315,9 +327,12 @@ def test_aws_session_refresh_and_deletion_leave_the_old_session_to_its_end(
     events = wait_for(dropped, 30, 0.2, "the previous session dropped")
     assert "left to expire" in events[0].message and "cannot be revoked" in events[0].message
     assert code_of(lambda: s3_from(old).list_objects_v2(Bucket=aws_sts.bucket)) == "OK"
+    objects.patch_request("app", {"metadata": {"annotations": {"keyfob.dev/suspend": "oncall: INC-7"}}})
+    objects.wait_request("app", "False", "Suspended")
+    wait_for(lambda: objects.secret("app-s3") is None, 30, 0.2, "the Secret removed on suspension")
+    assert code_of(lambda: s3_from(new).list_objects_v2(Bucket=aws_sts.bucket)) == "OK", "AWS cannot end it"
     objects.delete_request("app")
     objects.wait_gone("app")
-    assert code_of(lambda: s3_from(new).list_objects_v2(Bucket=aws_sts.bucket)) == "OK"
 
 
 def test_aws_role_that_does_not_trust_the_admin_is_refused(aws_sts: AwsSts) -> None:
