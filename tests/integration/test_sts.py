@@ -168,11 +168,14 @@ def test_minio_refresh_replaces_the_token_and_revoke_tokens_ends_the_old_session
     assert code_of(lambda: s3_from(new).list_objects_v2(Bucket=minio_sts.bucket)) == "OK", "only the old one ended"
 
 
-def test_minio_sts_refuses_cosi_and_a_ttl_shorter_than_a_session(minio_sts: MinioSts) -> None:
+def test_minio_sts_refuses_cosi_a_session_over_12h_and_a_ttl_shorter_than_a_session(minio_sts: MinioSts) -> None:
     objects = minio_sts.objects
     with pytest.raises(objects.api_exception) as refused:
         objects.request("cosi", minio_sts.spec("cosi-s3", secretFormats=["cosi"]))
     assert "session token" in str(refused.value.body)
+    with pytest.raises(objects.api_exception) as refused:
+        objects.request("long", minio_sts.spec("long-s3", sessionDuration="13h"))
+    assert "between 15m and 12h" in str(refused.value.body)
     objects.request("short", minio_sts.spec("short-s3", ttl="10m"))
     obj = objects.wait_request("short", "False", "Unsupported")
     assert "at least 15m" in objects.ready_condition(obj)["message"]  # type: ignore[index]

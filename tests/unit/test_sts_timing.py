@@ -73,6 +73,8 @@ def test_session_length_and_refresh(case: str, kw: dict[str, Any], length: timed
         ("expiresAt passed", {"expiresAt": (NOW - M).isoformat()}, "expiresAt leaves only 0s"),
         ("session longer than STS allows", {"ttl": "720h", "sessionDuration": "13h"}, "outside STS's 15m..12h"),
         ("session shorter than STS allows", {"ttl": "720h", "sessionDuration": "10m"}, "outside STS's 15m..12h"),
+        ("an absurd sessionDuration (no CEL on the cluster)", {"ttl": "720h", "sessionDuration": "999999999h"},
+         "longer than 36500 days"),
     ],
 )
 def test_when_no_session_can_be_made(case: str, kw: dict[str, Any], problem: str | None) -> None:

@@ -83,7 +83,10 @@ def session_bound(spec: AccessKeyRequestSpec, default_ttl: str, issued_at: datet
 
 def session_problem(spec: AccessKeyRequestSpec, default_ttl: str, now: datetime) -> str | None:
     """Why no STS session can be made for this request now (None: one can)."""
-    wanted = session_duration(spec)
+    try:
+        wanted = session_duration(spec)
+    except ValueError as err:  # a sessionDuration the API server's CEL would have refused
+        return f"sessionDuration: {err}"
     if not SESSION_MIN <= wanted <= SESSION_MAX:
         return f"sessionDuration {spec.session_duration} is outside STS's 15m..12h"
     room = session_bound(spec, default_ttl, now) - now
@@ -105,7 +108,10 @@ def session_lifetime(
     refresh is planned no later than E - 15m - margin, so the next session can still be made (STS refuses
     anything under 15 minutes) and the last one reaches E: no gap, nothing past E. `session_problem` says when
     not even one session fits (callers check it first; here the length is then floored at STS's minimum)."""
-    wanted = min(max(session_duration(spec), SESSION_MIN), SESSION_MAX)
+    try:
+        wanted = min(max(session_duration(spec), SESSION_MIN), SESSION_MAX)
+    except ValueError:  # refused by session_problem / the spec policy; never issued
+        wanted = SESSION_MIN
     bound = session_bound(spec, default_ttl, issued_at)
     room = bound - issued_at
     if spec.expires_at is not None and room <= min(wanted + SESSION_MARGIN, SESSION_MAX):
