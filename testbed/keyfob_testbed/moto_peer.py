@@ -241,6 +241,23 @@ class MotoPeer:
         """IAM action names received (allowed or refused) since the last :meth:`reset_counts`, in order."""
         return [call.action for call in self.calls() if call.service == "iam" and call.action]
 
+    def form_requests(self, action: str) -> list[dict[str, str]]:
+        """The form parameters of every recorded query-protocol request with this ``Action`` (e.g. STS
+        ``AssumeRole``: what the caller sent, whether moto evaluates it or not), in arrival order."""
+        try:
+            text = self._recording.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        lines = text.split("\n")
+        lines.pop()  # a record still being written
+        found = []
+        for line in lines:
+            if line.strip():
+                params = _params(json.loads(line))
+                if _first(params, "Action") == action:
+                    found.append({k: v[0] for k, v in params.items() if v})
+        return found
+
     def iam_write_actions(self) -> list[str]:
         """:meth:`iam_actions` without reads (``Get*``, ``List*``)."""
         return [a for a in self.iam_actions() if not a.startswith(IAM_READ_PREFIXES)]
@@ -281,20 +298,25 @@ def _poll(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def _params(entry: dict[str, Any]) -> dict[str, list[str]]:
+    """Query string and form body parameters of one recorded request."""
+    headers = {str(k).lower(): str(v) for k, v in (entry.get("headers") or {}).items()}
+    params: dict[str, list[str]] = dict(parse_qs(urlsplit(str(entry.get("url", ""))).query))
+    raw = entry.get("body") or ""
+    body = (base64.b64decode(raw) if entry.get("body_encoded") else str(raw).encode()) if raw else b""
+    if body and "x-www-form-urlencoded" in headers.get("content-type", ""):
+        with contextlib.suppress(UnicodeDecodeError):
+            params.update(parse_qs(body.decode("utf-8")))
+    return params
+
+
 def _parse_record(line: str) -> RecordedCall:
     entry = json.loads(line)
     headers = {str(k).lower(): str(v) for k, v in (entry.get("headers") or {}).items()}
     url = urlsplit(str(entry.get("url", "")))
     query = parse_qs(url.query)
-    body: bytes = b""
-    raw = entry.get("body") or ""
-    if raw:
-        body = base64.b64decode(raw) if entry.get("body_encoded") else str(raw).encode()
     service, access_key = _credential_scope(headers.get("authorization", ""), query)
-    params: dict[str, list[str]] = dict(query)
-    if body and "x-www-form-urlencoded" in headers.get("content-type", ""):
-        with contextlib.suppress(UnicodeDecodeError):
-            params.update(parse_qs(body.decode("utf-8")))
+    params = _params(entry)
     action = _first(params, "Action")
     if service is None and action and _first(params, "Version") == IAM_API_VERSION:
         service = "iam"  # unsigned IAM call

@@ -37,7 +37,7 @@ class LeakWatch:
             self.parent.add(value)
 
     def add_secret_data(self, data: dict[str, str]) -> None:
-        for key in ("AWS_SECRET_ACCESS_KEY",):
+        for key in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             if key in data:
                 self.add(data[key])
 

@@ -18,6 +18,7 @@ def s3_from(data: Mapping[str, str]) -> Any:
         region_name=data["AWS_REGION"],
         aws_access_key_id=data["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=data["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=data.get("AWS_SESSION_TOKEN"),  # an STS session's (credentialType sts)
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
     )
 

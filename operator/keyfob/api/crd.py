@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel
 
 from keyfob.api.provider import ProviderSpec, ProviderStatus, exactly_one_block_rule
-from keyfob.api.request import AccessKeyRequestSpec
+from keyfob.api.request import STS_FORMATS_RULE, AccessKeyRequestSpec
 from keyfob.api.request_status import AccessKeyRequestStatus
 from keyfob.api.vocabulary import GROUP, VERSION
 
@@ -107,6 +107,7 @@ def definitions() -> list[CrdDefinition]:
             ),
             spec_rules=[
                 {"rule": "!(has(self.ttl) && has(self.expiresAt))", "message": "set ttl or expiresAt, not both"},
+                STS_FORMATS_RULE,
             ],
             columns=[
                 *_ready_columns(),

@@ -70,6 +70,43 @@ class SecretFormat(StrEnum):
     COSI = "cosi"
 
 
+class CredentialType(StrEnum):
+    """What kind of credential keyfob issues."""
+
+    ACCESS_KEY = "accessKey"  # a long-lived key at the provider, rotated and revoked by keyfob
+    STS = "sts"  # a short STS session (AssumeRole) whose session policy is exactly the request's scope
+
+
+# STS session lengths: AWS and MinIO both refuse AssumeRole below 15 minutes; AWS allows at most 12 hours.
+SESSION_MIN_SECONDS = 900
+SESSION_MAX_SECONDS = 43200
+SESSION_DEFAULT = "1h"
+SessionDuration = Annotated[
+    str,
+    Field(
+        pattern=r"^([0-9]{1,9}(h|m|s))+$",  # no 'd': CEL's duration() knows none, and a session is under a day
+        max_length=32,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "duration(self) >= duration('15m') && duration(self) <= duration('12h')",
+                    "message": "a session lasts between 15m and 12h (STS's limits); write it in h/m/s",
+                }
+            ]
+        },
+    ),
+]
+
+
+# CEL on the spec (api/crd.py): a session token needs a format with a field for it.
+STS_FORMATS_RULE = {
+    "rule": "!has(self.credentialType) || self.credentialType != 'sts' || "
+    "!has(self.secretFormats) || !self.secretFormats.exists(f, f == 'cosi')",
+    "message": "credentialType sts needs formats that carry a session token: env, awsFiles, rclone or s3cmd "
+    "(cosi's BucketInfo has no field for one)",
+}
+
+
 class DeletionPolicy(StrEnum):
     REVOKE = "Revoke"
     RETAIN = "Retain"
@@ -149,6 +186,17 @@ class AccessKeyRequestSpec(CamelModel):
         min_length=1,
         max_length=5,
         json_schema_extra={"x-kubernetes-list-type": "set", "default": [SecretFormat.ENV.value]},
+    )
+    credential_type: CredentialType = Field(
+        default=CredentialType.ACCESS_KEY,
+        description="accessKey: a key at the provider, rotated before its ttl ends. sts: a short STS session "
+        "(AssumeRole on the provider's role) whose session policy is exactly this scope, refreshed continuously; "
+        "the Secret also carries a session token. At AWS a session cannot be revoked: it ends at its own expiry.",
+    )
+    session_duration: SessionDuration | None = Field(
+        default=None,
+        description="credentialType sts: how long each session lasts (15m..12h, default 1h, never past the ttl "
+        "or expiresAt); it is refreshed when two thirds of it have passed.",
     )
     restart_targets: list[RestartTarget] = Field(
         default_factory=list,

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import Field
 
 from keyfob.api.common import CamelModel, Condition
-from keyfob.api.request import AccessKeyId, Hash, KeyName, ProviderRef
+from keyfob.api.request import AccessKeyId, CredentialType, Hash, KeyName, ProviderRef
 
 
 class ExpiryEnforcement(StrEnum):
@@ -28,6 +28,10 @@ class KeyRecord(CamelModel):
     revoke_after: datetime | None = Field(default=None, description="When keyfob revokes it.")
     provider_ref: ProviderRef | None = Field(
         default=None, description="The provider that issued it (revocation goes there, whatever the spec says now)."
+    )
+    credential_type: CredentialType | None = Field(
+        default=None, description="sts for an STS session (AWS cannot revoke one: it ends at its own expiry); "
+        "unset for an access key.",
     )
 
 
@@ -80,6 +84,10 @@ class AccessKeyRequestStatus(CamelModel):
     renewal_time: datetime | None = Field(default=None, description="When keyfob will rotate it.")
     expiry_enforced_by: ExpiryEnforcement | None = Field(
         default=None, description="Provider (native expiry) or Operator (keyfob revokes at expiry)."
+    )
+    credential_type: CredentialType | None = Field(
+        default=None, description="sts when the current credential is an STS session (expiresAt is the session's "
+        "end; renewalTime its refresh); unset for an access key.",
     )
     previous_keys: list[KeyRecord] = Field(
         default_factory=list, description="Keys replaced by a rotation, revoked after their grace period."

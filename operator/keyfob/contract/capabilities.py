@@ -30,6 +30,11 @@ class Capabilities:
     # The provider can encrypt with a passphrase the request names (Grant.passphrase): Storj, when its provider
     # object allows request passphrases. Every other provider refuses such a request.
     request_passphrase: bool = False
+    # credentialType sts: the provider can make STS sessions (AssumeRole) with a session policy; their expiry is
+    # native. Whether one session can be ended early is the adapter's revoke() answer: AWS has no such call
+    # (Revoked(how="expire"): keyfob drops it from the Secret and it ends at its own session end); MinIO does
+    # (revoke-tokens by the session's token type).
+    sessions: bool = False
 
     @property
     def revoked_word(self) -> str:

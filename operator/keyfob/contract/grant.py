@@ -39,3 +39,10 @@ class Grant:
     # it, for policies and previews); `passphrase` holds the value, read only when a key is actually issued.
     passphrase_ref: str | None = None
     passphrase: SecretStr | None = field(default=None, repr=False, compare=False)
+    # credentialType sts: the STS session to make (DurationSeconds), its policy exactly this grant's scope and
+    # its end `expires_at`. None: a long-lived access key.
+    session_seconds: int | None = None
+
+    @property
+    def is_session(self) -> bool:
+        return self.session_seconds is not None

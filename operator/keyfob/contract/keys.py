@@ -22,6 +22,12 @@ class IssuedKey:
     # What the user must know about this key that the request did not say (e.g. "unscoped: ..."): shown in the
     # Ready message, a Warning event and the Secret's keyfob.dev/warnings annotation.
     warnings: tuple[str, ...] = ()
+    # An STS session's token (credentialType sts): a SecretStr like the secret, and kept out of the repr too.
+    session_token: SecretStr | None = field(default=None, repr=False)
+
+    @property
+    def is_session(self) -> bool:
+        return self.session_token is not None
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,9 @@ class KeyRef:
     key_name: str
     owner_uid: str
     access_key_id: str | None = None
+    # Status remembers this credential as an STS session (a hint for the words only: the adapter still deletes
+    # any key of this name that the provider's record proves is keyfob's, so a forged hint saves no key).
+    session: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,17 +50,19 @@ class Revoked:
     """What one revoke() call did, when the adapter has more to say than "gone" (it may also return None).
 
     `how` is "disable" when the provider could not delete the key and keyfob switched it off instead (it stays in
-    the provider account, disabled); `effective` says when the key really stops working if that is not at once
-    ("within about a minute"). The lifecycle words the event from it: "revoked" / "disabled" (see `word`), plus
-    `effective` when set; without a result it falls back to Capabilities.revoked_word."""
+    the provider account, disabled); "expire" for an STS session, which no provider call can end: keyfob dropped
+    it from the Secret and it stops working at its own session end; `effective` says when the key really stops
+    working if that is not at once ("within about a minute"). The lifecycle words the event from it: "revoked" /
+    "disabled" / "left to expire" (see `word`), plus `effective` when set; without a result it falls back to
+    Capabilities.revoked_word."""
 
-    how: Literal["delete", "disable"] = "delete"
+    how: Literal["delete", "disable", "expire"] = "delete"
     effective: str | None = None
     detail: str | None = None  # e.g. why the key was disabled rather than deleted (no secrets)
 
     @property
     def word(self) -> str:
-        return "disabled" if self.how == "disable" else "revoked"
+        return {"disable": "disabled", "expire": "left to expire"}.get(self.how, "revoked")
 
     def message(self) -> str:
         """'revoked' / 'disabled (Utho refused to remove it: ...)' / 'revoked (takes effect within about a minute)'"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from keyfob.api.request import AccessKeyRequestSpec
+from keyfob.api.request import AccessKeyRequestSpec, CredentialType
 
 
 def _digest(value: object) -> str:
@@ -13,7 +13,9 @@ def _digest(value: object) -> str:
 
 
 def scope_hash(spec: AccessKeyRequestSpec) -> str:
-    """Provider, buckets, permissions and an absolute expiry: what the issued key itself encodes."""
+    """Provider, buckets, permissions, an absolute expiry and (only when not the default accessKey, so hashes
+    written before STS existed stay valid) the credential type, and a named passphrase (only when set): what
+    the issued key itself encodes."""
     scope: dict[str, object] = {
         "provider": spec.provider_ref.wire(),
         "buckets": sorted((b.name, b.prefix or "") for b in spec.buckets),
@@ -22,6 +24,8 @@ def scope_hash(spec: AccessKeyRequestSpec) -> str:
     }
     if spec.passphrase_secret_ref is not None:  # only when set: existing requests keep their hash
         scope["passphraseSecretRef"] = spec.passphrase_secret_ref.wire()
+    if spec.credential_type is not CredentialType.ACCESS_KEY:
+        scope["credentialType"] = str(spec.credential_type)
     return _digest(scope)
 
 
@@ -41,4 +45,6 @@ def scope_lines(spec: AccessKeyRequestSpec) -> list[str]:
     if spec.passphrase_secret_ref is not None:
         secret = spec.passphrase_secret_ref
         lines.append(f"passphrase from Secret {secret.name} key {secret.key}")
+    if spec.credential_type is not CredentialType.ACCESS_KEY:
+        lines.append(f"credentialType {spec.credential_type}")
     return lines

@@ -21,7 +21,10 @@ def grant_for(
     revision: int,
     expires_at: datetime | None,
     passphrase: SecretStr | None = None,
+    *,
+    session_seconds: int | None = None,
 ) -> Grant:
+    """`session_seconds` (credentialType sts): the STS session's length; its policy is this same scope."""
     spec = view.spec
     return Grant(
         key_name=key_name,
@@ -32,4 +35,5 @@ def grant_for(
         expires_at=expires_at if expires_at is not None else spec.expires_at,
         passphrase_ref=passphrase_ref(view),
         passphrase=passphrase,
+        session_seconds=session_seconds,
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from keyfob.api.request import CredentialType
 from keyfob.api.request_status import ExpiryEnforcement
 from keyfob.contract import GrantPreview, describe
 from keyfob.contract.naming import key_name
@@ -45,8 +46,8 @@ def preview(inputs: Inputs) -> Preview:
         return Preview(provider.label, refusals, None, None, None, None)  # durations do not parse
     revision = view.status.revision + 1
     life = lifetime(view.spec, guardrails.effective_ttl(provider.spec.guardrails), inputs.now, view.uid, revision)
-    grant = grant_for(view, key_name(view.uid, revision), revision, life.expires_at)
-    native = provider.adapter.capabilities.native_expiry
+    grant = grant_for(view, key_name(view.uid, revision), revision, life.expires_at, session_seconds=life.session_seconds)
+    native = provider.adapter.capabilities.native_expiry or grant.is_session  # STS ends a session itself
     return Preview(
         provider=provider.label,
         refusals=refusals,
@@ -64,6 +65,9 @@ def render_text(inputs: Inputs, result: Preview) -> list[str]:
     for bucket in view.spec.buckets:
         lines.append(f"bucket:      {bucket.name}" + (f"  prefix {bucket.prefix}" if bucket.prefix else "  (whole)"))
     lines.append(f"permissions: {', '.join(str(p) for p in view.spec.permissions)}")
+    if view.spec.credential_type is CredentialType.STS:
+        lines.append("credential:  STS session (AssumeRole; its session policy is the grant below), refreshed "
+                     "before it ends; it cannot be revoked early where the provider has no call for it")
     if result.expires_at is not None:
         renew = result.renewal_time.isoformat() if result.renewal_time else "never (absolute expiresAt)"
         enforcer = "the provider (native expiry)" if result.expiry_enforced_by is ExpiryEnforcement.PROVIDER \

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from keyfob.api.common import ConditionStatus
-from keyfob.api.request import DeletionPolicy
+from keyfob.api.request import CredentialType, DeletionPolicy
 from keyfob.contract import ProviderError
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.inputs import Inputs, Usage
@@ -109,12 +109,17 @@ class RequestReconciler:
         return False
 
     def _revoke_held(self, book: StatusBook, verdict: Verdict) -> None:
+        # An STS session may outlive its revocation (AWS cannot end one): take it out of the Secret too, so no new
+        # reader picks it up; it dies at its own session end.
+        session = book.status.credential_type is CredentialType.STS
         if verdict.reason != Reason.SUSPENDED:
             retire.revoke_held(book, self.providers, "no longer allowed by the provider's guardrails")
-            return
-        before = book.out.revoked
-        retire.revoke_held(book, self.providers, verdict.message)
-        book.out.suspended_revoked += book.out.revoked - before
+        else:
+            before = book.out.revoked
+            retire.revoke_held(book, self.providers, verdict.message)
+            book.out.suspended_revoked += book.out.revoked - before
+        if session and book.status.key_name is None:
+            self.cluster.delete_secret(book.view.namespace, book.view.spec.secret_name, book.view.uid)
 
     def _gather(self, book: StatusBook, *, fresh: bool = False) -> Inputs:
         view = book.view

@@ -6,6 +6,10 @@
 - rclone:   `rclone.conf` with a remote named `keyfob`.
 - s3cmd:    `.s3cfg`.
 - cosi:     `BucketInfo` (JSON, the COSI BucketInfo shape with secretS3).
+
+An STS session (credentialType sts) adds its token where the format has a field for one: AWS_SESSION_TOKEN (env),
+aws_session_token (awsFiles credentials), session_token (rclone), access_token (s3cmd). COSI's BucketInfo has no
+such field: `render_data` refuses cosi for a session (the lifecycle refuses it earlier, as InvalidSpec).
 """
 
 from __future__ import annotations
@@ -30,10 +34,19 @@ class Credential:
     region: str | None
     buckets: tuple[str, ...]
     expires_at: datetime | None
+    session_token: SecretStr | None = None  # an STS session's token; None for an access key
 
 
 def _secret(cred: Credential) -> str:
     return cred.secret_access_key.get_secret_value()
+
+
+def _token(cred: Credential) -> str | None:
+    return cred.session_token.get_secret_value() if cred.session_token is not None else None
+
+
+class FormatCannotCarrySession(ValueError):
+    """A format without a field for a session token was asked to hold an STS session."""
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -63,6 +76,8 @@ def render_env(cred: Credential) -> dict[str, str]:
         "BUCKET_NAME": cred.buckets[0],
         "BUCKET_NAMES": ",".join(cred.buckets),
     }
+    if (token := _token(cred)) is not None:
+        data["AWS_SESSION_TOKEN"] = token
     if cred.region:
         data["AWS_REGION"] = data["AWS_DEFAULT_REGION"] = cred.region
     if cred.endpoint:
@@ -73,6 +88,8 @@ def render_env(cred: Credential) -> dict[str, str]:
 def render_aws_files(cred: Credential) -> dict[str, str]:
     cred = _file_safe(cred)
     credentials = f"[default]\naws_access_key_id = {cred.access_key_id}\naws_secret_access_key = {_secret(cred)}\n"
+    if (token := _token(cred)) is not None:
+        credentials += f"aws_session_token = {_line(token)}\n"
     config = "[default]\n"
     if cred.region:
         config += f"region = {cred.region}\n"
@@ -91,6 +108,7 @@ def render_rclone(cred: Credential) -> dict[str, str]:
         "env_auth = false",
         f"access_key_id = {cred.access_key_id}",
         f"secret_access_key = {_secret(cred)}",
+        *([f"session_token = {_line(token)}"] if (token := _token(cred)) is not None else []),
         # keyfob's keys may not create buckets: without this, rclone's first upload tries CreateBucket and fails
         "no_check_bucket = true",
     ]
@@ -112,6 +130,7 @@ def render_s3cmd(cred: Credential) -> dict[str, str]:
         "[default]",
         f"access_key = {cred.access_key_id}",
         f"secret_key = {_secret(cred)}",
+        *([f"access_token = {_line(token)}"] if (token := _token(cred)) is not None else []),
         f"host_base = {host}",
         f"host_bucket = {host}",
         f"use_https = {'True' if https else 'False'}",
@@ -149,7 +168,15 @@ RENDERERS: dict[SecretFormat, Callable[[Credential], dict[str, str]]] = {
 }
 
 
+# The formats that can carry an STS session token (credentialType sts may use only these).
+SESSION_FORMATS: tuple[SecretFormat, ...] = (
+    SecretFormat.ENV, SecretFormat.AWS_FILES, SecretFormat.RCLONE, SecretFormat.S3CMD,
+)
+
+
 def render_data(formats: list[SecretFormat], cred: Credential) -> dict[str, str]:
+    if cred.session_token is not None and (unfit := [str(f) for f in formats if f not in SESSION_FORMATS]):
+        raise FormatCannotCarrySession(f"secretFormats {', '.join(unfit)} cannot carry an STS session token")
     data: dict[str, str] = {}
     for fmt in formats:
         data.update(RENDERERS[fmt](cred))

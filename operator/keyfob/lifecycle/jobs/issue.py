@@ -16,6 +16,7 @@ from datetime import datetime
 from pydantic import SecretStr
 
 from keyfob.api.common import ConditionStatus
+from keyfob.api.request import CredentialType
 from keyfob.api.request_status import ExpiryEnforcement, KeyRecord, PendingIssue
 from keyfob.api.vocabulary import parse_duration
 from keyfob.contract import IssuedKey, ProviderRejected, describe
@@ -65,7 +66,7 @@ def request_passphrase(book: StatusBook) -> SecretStr | None:
     where = f"passphrase Secret {view.namespace}/{ref.name}"
     if ref.name == view.spec.secret_name:
         raise ProviderRejected(f"the {where} is the request's own output Secret")
-    secret = book.cluster.get_secret(view.namespace, ref.name)
+    secret = book.cluster.read_secret(view.namespace, ref.name)  # with its data, never from the cache
     if secret is None:
         raise ProviderRejected(f"the {where} does not exist")
     value = secret.data.get(ref.key, "").removesuffix("\n").removesuffix("\r")
@@ -80,7 +81,8 @@ def issue(book: StatusBook, provider: ResolvedProvider, reason: str, immediate_g
     view = book.view
     life = lifetime(view.spec, effective_ttl(provider.spec.guardrails), book.now, view.uid, pending.revision)
     started = time.monotonic()
-    grant = grant_for(view, pending.key_name, pending.revision, life.expires_at, passphrase)
+    grant = grant_for(view, pending.key_name, pending.revision, life.expires_at, passphrase,
+                      session_seconds=life.session_seconds)
     key = provider.adapter.issue(grant)
     book.out.issue_seconds.append(time.monotonic() - started)
     crashpoint("after-provider-issue")
@@ -92,6 +94,7 @@ def issue(book: StatusBook, provider: ResolvedProvider, reason: str, immediate_g
         region=connection.region,
         buckets=tuple(b.name for b in view.spec.buckets),
         expires_at=key.expires_at,
+        session_token=key.session_token,
     )
     write_secret(book, credential, pending.key_name, pending.revision, book.now, key.expires_at, key.warnings)
     crashpoint("after-secret-write")
@@ -113,6 +116,7 @@ def finish(
             access_key_id=status.access_key_id, key_name=status.key_name,
             revoke_after=_grace_end(book, immediate),
             provider_ref=current_issuer(status, pending.provider_ref or book.view.spec.provider_ref),
+            credential_type=status.credential_type,
         ))
     life = lifetime(view.spec, effective_ttl(provider.spec.guardrails), book.now, view.uid, pending.revision)
     status.access_key_id = key.access_key_id
@@ -122,15 +126,19 @@ def finish(
     status.expires_at = key.expires_at
     status.renewal_time = life.renewal_time
     status.expiry_enforced_by = ExpiryEnforcement.PROVIDER if key.expiry_native else ExpiryEnforcement.OPERATOR
+    status.credential_type = CredentialType.STS if key.is_session else None
     status.scope_hash = pending.scope_hash  # what was issued, not what the spec says by now
     status.provider = provider.label
     status.provider_ref = pending.provider_ref
-    preview = describe(provider.adapter, grant_for(view, pending.key_name, pending.revision, life.expires_at))
+    grant = grant_for(view, pending.key_name, pending.revision, life.expires_at, session_seconds=life.session_seconds)
+    preview = describe(provider.adapter, grant)
     status.grant = preview.bounded_summary() if preview is not None else None
     status.pending = None
     if view.rotate_token:
         status.rotate_request_handled = view.rotate_token
-    message = f"revision {pending.revision} issued ({pending.reason}), access key {key.access_key_id}"
+    what = f"STS session {key.access_key_id} until {key.expires_at.isoformat()}" if key.is_session and key.expires_at \
+        else f"access key {key.access_key_id}"
+    message = f"revision {pending.revision} issued ({pending.reason}), {what}"
     if key.warnings:
         message += f"; WARNING {'; '.join(key.warnings)}"
     book.ready(ConditionStatus.TRUE, Reason.ISSUED, message)

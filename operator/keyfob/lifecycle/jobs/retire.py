@@ -5,7 +5,7 @@ that proves at the provider that keyfob made it for this request (OwnershipUnpro
 from __future__ import annotations
 
 from keyfob.api.common import ConditionStatus
-from keyfob.api.request import ProviderRef
+from keyfob.api.request import CredentialType, ProviderRef
 from keyfob.api.request_status import KeyRecord
 from keyfob.contract import KeyRef, OwnershipUnproven, ProviderError
 from keyfob.contract.keys import revocation_words
@@ -19,6 +19,7 @@ from keyfob.lifecycle.ports import ProviderLookupError, ProviderPort
 from keyfob.lifecycle.redaction import tenant_safe
 
 RETRY = 10.0
+SESSION_DROPPED = "SessionDropped"  # the event of an STS session taken out of the Secret and left to its end
 
 
 def _issuer(book: StatusBook, record_ref: ProviderRef | None) -> ProviderRef:
@@ -33,8 +34,10 @@ def retire_current(book: StatusBook, revoke_after_now: bool = True) -> None:
     status.previous_keys.append(KeyRecord(
         access_key_id=status.access_key_id, key_name=status.key_name,
         revoke_after=book.now if revoke_after_now else None, provider_ref=_issuer(book, None),
+        credential_type=status.credential_type,
     ))
     status.access_key_id = status.key_name = None
+    status.credential_type = None
     status.renewal_time = status.grant = None
 
 
@@ -71,11 +74,15 @@ def _revoke_record(book: StatusBook, providers: ProviderPort, record: KeyRecord)
         provider = issuer_of(providers, book.view.namespace, _issuer(book, record.provider_ref))
         if provider.adapter.capabilities.revocable:
             caps = provider.adapter.capabilities
-            result = provider.adapter.revoke(KeyRef(record.key_name, book.view.uid, record.access_key_id))
+            session = record.credential_type is CredentialType.STS
+            result = provider.adapter.revoke(KeyRef(record.key_name, book.view.uid, record.access_key_id, session))
             crashpoint("after-provider-revoke")
             words = revocation_words(result, caps.revoked_word, caps.revocation_delay)
-            book.out.normal(Reason.REVOKED, f"access key {label} {words}")
-            book.out.revoked += 1
+            if result is not None and result.how == "expire":  # an STS session: nothing at the provider could end it
+                book.out.normal(SESSION_DROPPED, f"STS session {label} {words}")
+            else:
+                book.out.normal(Reason.REVOKED, f"{'STS session' if session else 'access key'} {label} {words}")
+                book.out.revoked += 1
         else:
             book.out.normal("ExpiresOnly", f"access key {label} is not revocable at {provider.label}: it stays "
                             "valid until its own expiry")

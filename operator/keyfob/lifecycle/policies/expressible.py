@@ -5,14 +5,14 @@ provider without native expiry would leave a key no one ever revokes, so it need
 
 from __future__ import annotations
 
-from keyfob.api.request import DeletionPolicy
+from keyfob.api.request import CredentialType, DeletionPolicy
 from keyfob.contract import Capabilities, Grant
 from keyfob.lifecycle.conditions import Reason
 from keyfob.lifecycle.grants import grant_for
 from keyfob.lifecycle.inputs import Inputs
 from keyfob.lifecycle.policies.guardrails import effective_ttl
 from keyfob.lifecycle.policies.verdict import Verdict
-from keyfob.lifecycle.timing import lifetime
+from keyfob.lifecycle.timing import lifetime, session_problem
 
 PROBE_NAME = "kf-00000000-0000-0000-0000-000000000000-r1"
 
@@ -33,13 +33,25 @@ def beyond_capabilities(capabilities: Capabilities, grant: Grant) -> list[str]:
     return found
 
 
+def session_refusals(capabilities: Capabilities, problem: str | None) -> list[str]:
+    """credentialType sts: the provider must make STS sessions, and one must fit the request's lifetime."""
+    if not capabilities.sessions:
+        return ["STS sessions (credentialType sts: keyfob makes them at aws and minio providers)"]
+    return [problem] if problem else []
+
+
 def inexpressible(inputs: Inputs) -> Verdict | None:
     provider = inputs.provider
     if provider is None:
         return None
     view = inputs.view
+    if view.spec.credential_type is CredentialType.STS:
+        problem = session_problem(view.spec, effective_ttl(provider.spec.guardrails), inputs.now)
+        found = session_refusals(provider.adapter.capabilities, problem)
+        if found:
+            return Verdict(Reason.UNSUPPORTED, f"{provider.label} cannot express: {'; '.join(found)}")
     life = lifetime(view.spec, effective_ttl(provider.spec.guardrails), inputs.now, view.uid, view.status.revision + 1)
-    grant = grant_for(view, PROBE_NAME, view.status.revision + 1, life.expires_at)
+    grant = grant_for(view, PROBE_NAME, view.status.revision + 1, life.expires_at, session_seconds=life.session_seconds)
     adapter = provider.adapter
     found = beyond_capabilities(adapter.capabilities, grant)
     found += [p for p in adapter.unsupported(grant) if p not in found]

@@ -31,14 +31,17 @@ from keyfob.contract import (
     ProviderThrottled,
     ProviderUnavailable,
 )
+from keyfob.contract.keys import Revoked
 from keyfob.contract.naming import names_request, parse_key_name
+from keyfob.providers.aws import session
 from keyfob.providers.aws.scope import POLICY_NAME, policy_for, preview
 
 ACCESS_KEY_ID_KEY = "AWS_ACCESS_KEY_ID"
 SECRET_ACCESS_KEY_KEY = "AWS_SECRET_ACCESS_KEY"
 _THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"}
 _PERMANENT = {"MalformedPolicyDocument", "LimitExceeded", "AccessDenied", "InvalidClientTokenId",
-              "SignatureDoesNotMatch", "InvalidInput", "ValidationError"}
+              "SignatureDoesNotMatch", "InvalidInput", "ValidationError", "PackedPolicyTooLarge",
+              "RegionDisabledException", "ExpiredTokenException"}
 T = TypeVar("T")
 
 
@@ -75,7 +78,9 @@ def _required(result: T | None, what: str) -> T:
 
 class AwsIamProvider:
     kind: ClassVar[str] = "aws"
-    capabilities = Capabilities(permissions=frozenset(Permission), prefix_scope=True, native_expiry=False)
+    # sessions: credentialType sts, once the provider names a role (spec.aws.sts); see providers/aws/session.py.
+    capabilities = Capabilities(permissions=frozenset(Permission), prefix_scope=True, native_expiry=False,
+                                sessions=True)
 
     def __init__(self, block: AwsProviderBlock, admin: Mapping[str, str], cluster_id: str) -> None:
         missing = [k for k in (ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY) if not admin.get(k)]
@@ -84,33 +89,51 @@ class AwsIamProvider:
         self.block = block
         self.path = f"{block.user_path}{cluster_id}/"
         self.cluster_id = cluster_id
-        self._iam = boto3.session.Session().client(
+        config = Config(
+            retries={"max_attempts": 6, "mode": "adaptive"},
+            connect_timeout=5,
+            read_timeout=30,
+            user_agent_extra="keyfob",
+        )
+        boto = boto3.session.Session()
+        self._iam = boto.client(
             "iam",
             region_name=block.region,
             endpoint_url=block.iam_endpoint,
             aws_access_key_id=admin[ACCESS_KEY_ID_KEY],
             aws_secret_access_key=admin[SECRET_ACCESS_KEY_KEY],
-            config=Config(
-                retries={"max_attempts": 6, "mode": "adaptive"},
-                connect_timeout=5,
-                read_timeout=30,
-                user_agent_extra="keyfob",
-            ),
+            config=config,
         )
+        self._sts: Any = None
+        if block.sts is not None:
+            self._sts = boto.client(
+                "sts",
+                region_name=block.region,
+                endpoint_url=block.sts.endpoint,
+                aws_access_key_id=admin[ACCESS_KEY_ID_KEY],
+                aws_secret_access_key=admin[SECRET_ACCESS_KEY_KEY],
+                config=config,
+            )
 
     def connection(self) -> ConnectionInfo:
         return ConnectionInfo(endpoint=self.block.s3_endpoint, region=self.block.region)
 
     def unsupported(self, grant: Grant) -> list[str]:
+        if grant.is_session:
+            return session.session_refusals(self.block.sts, grant)
         return []  # IAM policies express every permission, bucket and prefix; expiry is a policy condition
 
     def describe(self, grant: Grant) -> GrantPreview:
+        if grant.is_session:
+            return session.preview(self.block.sts, grant)
         return preview(grant, self.path, self.block.permissions_boundary)
 
     def check(self) -> None:
         _call("ListUsers", self._iam.list_users, PathPrefix=self.path, MaxItems=1)
 
     def issue(self, grant: Grant) -> IssuedKey:
+        if grant.is_session:
+            return self._assume(grant)
         user = grant.key_name
         tags = [
             {"Key": "keyfob.dev/cluster", "Value": self.cluster_id},
@@ -144,17 +167,48 @@ class AwsIamProvider:
             expiry_native=False,
         )
 
-    def revoke(self, ref: KeyRef) -> None:
+    def _assume(self, grant: Grant) -> IssuedKey:
+        """An STS session on the provider's role whose session policy is exactly the grant's scope."""
+        settings = self.block.sts
+        refused = session.session_refusals(settings, grant)
+        if settings is None or self._sts is None or refused:
+            raise ProviderRejected("; ".join(refused) or "no STS role configured")
+        if not names_request(grant.key_name, grant.request.uid):
+            raise OwnershipUnproven(f"{grant.key_name!r} is not a key name keyfob derives for this request")
+        # A crashed earlier attempt under this name may have been an access key (credentialType changed while the
+        # issue was pending): its IAM user goes first, once IAM's record proves it is keyfob's for this request.
+        self._delete_user(grant.key_name, grant.request.uid)
+        answer = _required(
+            _call("AssumeRole", self._sts.assume_role, **session.assume_role_arguments(settings, grant)), "AssumeRole"
+        )
+        credentials = answer["Credentials"]
+        return IssuedKey(
+            key_name=grant.key_name,
+            access_key_id=credentials["AccessKeyId"],
+            secret_access_key=SecretStr(credentials["SecretAccessKey"]),
+            expires_at=credentials["Expiration"],
+            expiry_native=True,
+            session_token=SecretStr(credentials["SessionToken"]),
+        )
+
+    def revoke(self, ref: KeyRef) -> Revoked | None:
         """Delete the user's keys, policy and the user, once IAM's record shows keyfob made it for ref.owner_uid.
-        The access key id in `ref` is not used: every key of the proven user goes."""
-        user = ref.key_name
-        if not names_request(user, ref.owner_uid):
+        The access key id in `ref` is not used: every key of the proven user goes. An STS session has no user
+        and no call ends it: with nothing of that name at IAM, a session is left to its own expiry."""
+        if not self._delete_user(ref.key_name, ref.owner_uid):
+            return Revoked(how="expire", detail=session.NOT_REVOCABLE) if ref.session else None  # already gone
+        return None
+
+    def _delete_user(self, user: str, owner_uid: str) -> bool:
+        """Delete a user keyfob proves it made for owner_uid; False when there is none."""
+        if not names_request(user, owner_uid):
             raise OwnershipUnproven(f"{user!r} is not a key name keyfob derives for this request")
-        if not self._prove(user, ref.owner_uid, missing_ok=True):
-            return  # already gone
+        if not self._prove(user, owner_uid, missing_ok=True):
+            return False
         self._delete_access_keys(user)
         _call("DeleteUserPolicy", self._iam.delete_user_policy, GONE, UserName=user, PolicyName=POLICY_NAME)
         _call("DeleteUser", self._iam.delete_user, GONE, UserName=user)
+        return True
 
     def _prove(self, user: str, owner_uid: str, missing_ok: bool = False) -> bool:
         """True when IAM shows `user` under this cluster's path with keyfob's tags for `owner_uid`; False when it

@@ -10,6 +10,9 @@
 - Expiry is native (MinIO refuses the key after `expiration`), so the policy carries no aws:CurrentTime
   condition: it would duplicate what MinIO enforces, go stale if the expiration is updated, and spend the
   4096-byte inline-policy budget.
+- credentialType sts: an STS session (AssumeRole, see sts.py) of the admin identity, its session policy the same
+  document a service account would get, its TokenRevokeType keyfob's key name; revoke ends it through the admin
+  API's revoke-tokens (servers without that API: it is left to its own expiry, and the event says so).
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ from keyfob.contract import (
     ProviderError,
     ProviderRejected,
 )
+from keyfob.contract.keys import Revoked
 from keyfob.contract.naming import check_cluster_id, names_request
-from keyfob.providers.minio import scope
+from keyfob.providers.minio import scope, sts
 from keyfob.providers.minio.admin import (
     AccessKeyTaken,
     AccountInfo,
@@ -44,6 +48,7 @@ from keyfob.providers.minio.admin import (
     MinioAdminClient,
     ServiceAccountGone,
     TlsOptions,
+    http_pool,
 )
 from keyfob.providers.minio.naming import (
     access_key_for,
@@ -71,7 +76,8 @@ def _scrubbed(secret: str) -> Iterator[None]:
 class MinioServiceAccountProvider:
     kind: ClassVar[str] = "minio"
     # Every permission maps to an action MinIO's policy engine knows (object-lock ones included).
-    capabilities = Capabilities(permissions=frozenset(Permission), prefix_scope=True, native_expiry=True)
+    capabilities = Capabilities(permissions=frozenset(Permission), prefix_scope=True, native_expiry=True,
+                                sessions=True)
 
     def __init__(
         self,
@@ -92,14 +98,13 @@ class MinioServiceAccountProvider:
         self.block = block
         self.cluster_id = check_cluster_id(cluster_id)
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.admin = MinioAdminClient(
-            block.host_port(),
-            admin[ACCESS_KEY_KEY],
-            admin[SECRET_KEY_KEY],
-            TlsOptions(secure=block.use_tls(), ca_pem=ca_pem, verify=not block.tls.insecure_skip_verify),
-            region=block.region,
-        )
+        tls = TlsOptions(secure=block.use_tls(), ca_pem=ca_pem, verify=not block.tls.insecure_skip_verify)
+        self.admin = MinioAdminClient(block.host_port(), admin[ACCESS_KEY_KEY], admin[SECRET_KEY_KEY], tls,
+                                      region=block.region)
         self.parent_user = block.parent_user or admin[ACCESS_KEY_KEY]
+        self._admin_key = admin[ACCESS_KEY_KEY]
+        self._admin_secret = admin[SECRET_KEY_KEY]
+        self._sts_pool = http_pool(tls, 5.0, 30.0)
 
     def __repr__(self) -> str:
         return f"MinioServiceAccountProvider(endpoint={self.block.endpoint!r}, cluster={self.cluster_id!r})"
@@ -108,6 +113,8 @@ class MinioServiceAccountProvider:
         return ConnectionInfo(endpoint=self.block.consumer_endpoint(), region=self.block.region)
 
     def unsupported(self, grant: Grant) -> list[str]:
+        if grant.is_session:
+            return self._session_refusals(grant)
         # Every bucket/prefix/permission is expressible; only a lifetime outside MinIO's window is not.
         try:
             expiration_for(grant.expires_at, self._clock())
@@ -116,6 +123,8 @@ class MinioServiceAccountProvider:
         return []
 
     def describe(self, grant: Grant) -> GrantPreview:
+        if grant.is_session:
+            return scope.session_preview(grant, self._admin_key, self._session_refusals(grant))
         return scope.preview(grant, self.parent_user, self.access_key_for(grant.key_name), self._clock())
 
     def check(self) -> None:
@@ -124,7 +133,48 @@ class MinioServiceAccountProvider:
     def access_key_for(self, key_name: str) -> str:
         return access_key_for(self.cluster_id, key_name)
 
+    def _session_refusals(self, grant: Grant) -> list[str]:
+        found: list[str] = []
+        if self.parent_user != self._admin_key:
+            found.append(f"STS sessions capped by parentUser {self.parent_user}: a MinIO session derives from the "
+                         "identity that assumes it (the admin credentials), so keyfob makes none for a provider "
+                         "with another parentUser")
+        size = len(sts.session_policy(scope.policy_for(grant)).encode())
+        if size > sts.MAX_SESSION_POLICY_BYTES:
+            found.append(f"the session policy for {len(grant.buckets)} bucket(s) is {size} bytes; MinIO's STS allows "
+                         f"{sts.MAX_SESSION_POLICY_BYTES}: ask for fewer buckets or permissions")
+        return found
+
+    def _assume(self, grant: Grant) -> IssuedKey:
+        refused = self._session_refusals(grant)
+        if refused or grant.session_seconds is None:
+            raise ProviderRejected("; ".join(refused) or "no session length")
+        if not names_request(grant.key_name, grant.request.uid):
+            raise OwnershipUnproven(f"{grant.key_name!r} is not a key name keyfob derives for this request")
+        # A crashed earlier attempt under this name may have made a service account (credentialType changed while
+        # the issue was pending): it goes first, once MinIO's record proves it is keyfob's.
+        self._delete_account(KeyRef(grant.key_name, grant.request.uid))
+        session = sts.assume_role(
+            self._sts_pool, self._admin_url(),
+            self.block.region, self._admin_key, self._admin_secret,
+            policy=sts.session_policy(scope.policy_for(grant)), duration_seconds=grant.session_seconds,
+            token_revoke_type=grant.key_name,
+        )
+        return IssuedKey(
+            key_name=grant.key_name,
+            access_key_id=session.access_key,
+            secret_access_key=SecretStr(session.secret_key),
+            expires_at=session.expiration,
+            expiry_native=True,
+            session_token=SecretStr(session.session_token),
+        )
+
+    def _admin_url(self) -> str:
+        return f"{'https' if self.block.use_tls() else 'http'}://{self.block.host_port()}"
+
     def issue(self, grant: Grant) -> IssuedKey:
+        if grant.is_session:
+            return self._assume(grant)
         expiration = expiration_for(grant.expires_at, self._clock())
         policy = scope.policy_for(grant)
         size = scope.policy_size(policy)
@@ -180,21 +230,42 @@ class MinioServiceAccountProvider:
             and (account.parent_user is None or account.parent_user == self.parent_user)
         )
 
-    def revoke(self, ref: KeyRef) -> None:
+    def revoke(self, ref: KeyRef) -> Revoked | None:
         """Delete the service account keyfob derives from the key name, after MinIO's own record (description,
         parent user) shows it is keyfob's for this request. The access key id in `ref` is never used: it comes
-        from status, which is memory, not proof."""
+        from status, which is memory, not proof. An STS session (ref.session) is ended by revoke-tokens for the
+        admin identity and keyfob's key name as token type: only sessions keyfob made under that name end."""
+        if self._delete_account(ref):
+            return None
+        return self._revoke_session(ref)
+
+    def _revoke_session(self, ref: KeyRef) -> Revoked | None:
+        """End the sessions of this key name whatever status says the key was (status is memory: a record that
+        lost its credentialType must not keep a session alive); the hint only chooses the words."""
+        try:
+            self.admin.revoke_tokens(self._admin_key, ref.key_name)
+        except ProviderRejected as err:  # a server without revoke-tokens, or an admin without the right to it
+            if not ref.session:
+                return None  # an access key already gone
+            return Revoked(how="expire", detail=f"MinIO refused to end the session ({err}); keyfob dropped it from "
+                           "the Secret and it ends at its own session end")
+        return Revoked(how="delete", detail="through MinIO's revoke-tokens") if ref.session else None
+
+    def _delete_account(self, ref: KeyRef) -> bool:
+        """Delete the service account of this key name once MinIO's record proves it is keyfob's; False when
+        there is none."""
         if not names_request(ref.key_name, ref.owner_uid):
             raise OwnershipUnproven(f"{ref.key_name!r} is not a key name keyfob derives for this request")
         access_key = self.access_key_for(ref.key_name)
         try:
             current = self.admin.info(access_key)
         except ServiceAccountGone:
-            return
+            return False
         if not self._ours(current, ref.key_name):
             raise OwnershipUnproven(f"MinIO access key {access_key} was not created by keyfob for {ref.key_name}")
         with contextlib.suppress(ServiceAccountGone):
             self.admin.delete(access_key)
+        return True
 
     def list_owned(self) -> list[OwnedKey]:
         owned: list[OwnedKey] = []

@@ -16,7 +16,7 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import urllib3
 from minio.credentials.providers import StaticProvider
@@ -92,7 +92,7 @@ def _parse_time(text: Any) -> datetime | None:
     return None if moment.year <= 1970 else moment  # MinIO's "no expiration" sentinels: zero time and Unix epoch
 
 
-def _pool(tls: TlsOptions, connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
+def http_pool(tls: TlsOptions, connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
     options: dict[str, Any] = {
         "timeout": Timeout(connect=connect_timeout, read=read_timeout),
         "maxsize": 4,
@@ -153,6 +153,13 @@ def _reason(err: BaseException) -> str:
     return str(reason or err)[:300]
 
 
+@dataclass(frozen=True)
+class _Command:
+    """An admin API path minio-py's _COMMAND enum lacks (MinioAdmin._url_open reads only `.value`)."""
+
+    value: str
+
+
 class MinioAdminClient:
     """Service-account calls against one MinIO server, with one admin identity."""
 
@@ -175,7 +182,7 @@ class MinioAdminClient:
             region=region,
             secure=tls.secure,
             cert_check=tls.verify,
-            http_client=_pool(tls, connect_timeout, read_timeout),
+            http_client=http_pool(tls, connect_timeout, read_timeout),
         )
 
     def __repr__(self) -> str:
@@ -232,6 +239,17 @@ class MinioAdminClient:
     def delete(self, access_key: str) -> None:
         with translated("delete-service-account"):
             self._admin.delete_service_account(access_key)
+
+    def revoke_tokens(self, user: str, token_type: str) -> None:
+        """End every STS session of `user` that was made with TokenRevokeType `token_type` (MinIO's
+        POST revoke-tokens/builtin, cmd/admin-handlers-users.go RevokeTokens; minio-py 7.2.20 has no call for it).
+        Servers without that API answer an error; callers treat it as "not revocable here"."""
+        with translated("revoke-tokens"):
+            self._admin._url_open(
+                method="POST",
+                command=cast(Any, _Command("revoke-tokens/builtin")),
+                query_params={"user": user, "tokenRevokeType": token_type},
+            )
 
     def list(self, user: str | None) -> list[AccountInfo]:
         """Service accounts of `user` (None: of the admin identity itself)."""

@@ -37,3 +37,17 @@ def preview(grant: Grant, parent_user: str, access_key: str, now: datetime) -> G
                 f"{scope_words(grant)}{until}",
         native={"accessKey": access_key, "parentUser": parent_user, "policy": policy},
     )
+
+
+def session_preview(grant: Grant, admin_user: str, refusals: list[str]) -> GrantPreview:
+    """credentialType sts: the STS session issue() would make (the same session policy a service account gets)."""
+    until = f" until {grant.expires_at.isoformat()}" if grant.expires_at else ""
+    refused = "".join(f"; refused: {r}" for r in refusals)
+    return GrantPreview(
+        summary=f"MinIO STS session of {admin_user} for {grant.session_seconds}s{until} (MinIO expires it; refreshed "
+                f"before it ends), session policy (∩ {admin_user}'s rights): {scope_words(grant)}{refused}",
+        native={"credentialType": "sts", "parentUser": admin_user, "durationSeconds": grant.session_seconds,
+                "tokenRevokeType": grant.key_name, "sessionPolicy": policy_for(grant)},
+        words=("an STS session: its rights are its parent's AND this session policy (MinIO enforces both)",
+               "revoked through MinIO's revoke-tokens for its token type; else it ends at its session end"),
+    )
