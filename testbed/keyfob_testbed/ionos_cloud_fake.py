@@ -124,6 +124,7 @@ class CloudApiFake:
         self.users: dict[str, FakeUser] = {}
         self.groups: dict[str, FakeGroup] = {}
         self.requests: dict[str, int] = {}  # request id -> status reads left before DONE
+        self.passwords: list[str] = []  # what keyfob sent, so tests can check no log ever shows one
         self.base = ""  # set by the server that mounts this fake
         # The token's own user: an administrator with one Object Storage key (the one keyfob writes policies with).
         self.admin = self._add_user("admin@contract.test", "Contract", "Admin", administrator=True)
@@ -261,6 +262,7 @@ class CloudApiFake:
         if not all(isinstance(v, str) and v for v in wanted.values()):
             return _error(422, "paas-validation-1", "firstname, lastname, email and password are required")
         email = str(wanted["email"])
+        self.passwords.append(str(wanted["password"]))
         if any(u.email.lower() == email.lower() for u in self.users.values()):
             return _error(422, "paas-validation-4", "a user with this email already exists")
         user = self._add_user(email, str(wanted["firstname"]), str(wanted["lastname"]),

@@ -60,6 +60,9 @@ def test_request_secret_scoped_use_and_revoke(
     statements = fake.policies.policies["bucket-a"]["Statement"]
     assert statements[0] == TEAM_STATEMENT and len(statements) == 3
 
+    for password in fake.cloud.passwords:  # the users' throwaway passwords must never show in a log either
+        leak_watch.add(password)
+    leak_watch.add(fake.cloud.admin_secret_key)
     scoped.delete_request("app")
     scoped.wait_gone("app")
     assert not h.can(data, "bucket-a", "read") and not h.can(data, "bucket-a", "list")
