@@ -319,3 +319,14 @@ def test_a_location_elsewhere_never_gets_the_token(fake: IonosFake, http: httpx.
     fake.cloud.base = "https://attacker.invalid"  # the fake now names another host in Location
     key = scoped_provider(fake, http).issue(grant_for(P.READ))  # the request id is followed on the API's own URL
     assert can(fake, key, "bucket-a", "read")
+
+
+def test_concurrent_grants_on_one_bucket_keep_every_statement(fake: IonosFake, http: httpx.Client) -> None:
+    """Bucket policies have no conditional write: keyfob serialises its read-merge-writes per bucket."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    provider = scoped_provider(fake, http)
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: provider.issue(grant_for(P.READ)), range(8)))
+    assert all(can(fake, key, "bucket-a", "read") for key in keys)
+    assert len(fake.policies.policies["bucket-a"]["Statement"]) == 8

@@ -11,7 +11,9 @@ NoSuchBucketPolicy (404) is "no policy yet".
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import boto3
@@ -21,6 +23,11 @@ from botocore.config import Config
 from keyfob.contract import ProviderRejected, ProviderThrottled, ProviderUnavailable
 
 T = TypeVar("T")
+# Bucket policies have no conditional write: a read-merge-write of two handlers at once on one bucket could drop
+# one's statement, or put back one a revoke had just removed. One lock per (endpoint, bucket) in this process
+# (one active operator replica holds the lease) serialises them.
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
 TIMEOUT = 30
 _THROTTLED = {"SlowDown", "Throttling", "TooManyRequests", "RequestLimitExceeded"}
 
@@ -64,6 +71,14 @@ class PolicyStore:
 
     def __repr__(self) -> str:
         return f"PolicyStore({self.endpoint!r})"
+
+    @contextmanager
+    def editing(self, bucket: str) -> Iterator[None]:
+        """Hold while reading, merging and writing one bucket's policy."""
+        with _locks_guard:
+            lock = _locks.setdefault((self.endpoint, bucket), threading.Lock())
+        with lock:
+            yield
 
     def buckets(self) -> list[str]:
         answer: dict[str, Any] = _s3_call("ListBuckets", lambda: self._s3.list_buckets())

@@ -93,9 +93,10 @@ class ScopedUsers:
             )
             for bucket in sorted({b.name for b in grant.buckets}):
                 ours = bucket_policy.statements_for(self.cluster_id, grant, bucket, principal)
-                policy = bucket_policy.merged(self.policies.get(bucket), ours, self.cluster_id, grant.key_name,
-                                              self.ownership)  # fmt: skip
-                self.policies.put(bucket, policy)
+                with self.policies.editing(bucket):
+                    policy = bucket_policy.merged(self.policies.get(bucket), ours, self.cluster_id, grant.key_name,
+                                                  self.ownership)  # fmt: skip
+                    self.policies.put(bucket, policy)
         except (ProviderError, UserGone) as err:
             self._discard_key(user.id, key_id)
             if isinstance(err, UserGone):
@@ -138,7 +139,16 @@ class ScopedUsers:
 
     def _create_user(self, key_name: str) -> IonosUser:
         email = user_email(self.cluster_id, key_name, self.domain)
-        user, request = self.cloud.create_user(USER_FIRSTNAME, self.cluster_id, email, self.password())
+        try:
+            user, request = self.cloud.create_user(USER_FIRSTNAME, self.cluster_id, email, self.password())
+        except ProviderRejected:
+            # A user with this email that the list did not show yet (a create still being processed): temporary,
+            # the next attempt finds it and adopts it after the proof.
+            if any((u.email or "").lower() == email.lower() for u in self.cloud.list_users()):
+                raise ProviderUnavailable(
+                    f"IONOS user for {key_name} appeared while being created; the next attempt adopts it"
+                ) from None
+            raise
         self._wait(request, f"creating IONOS user {user.id}")
         return user
 
@@ -207,14 +217,14 @@ class ScopedUsers:
     def _remove_statements(self, key_name: str) -> int:
         removed = 0
         for bucket in self.policies.buckets():
-            policy = self.policies.get(bucket)
-            kept, count = bucket_policy.without(policy, self.cluster_id, key_name)
-            if not count:
-                continue
-            if kept is None:
-                self.policies.delete(bucket)
-            else:
-                self.policies.put(bucket, kept)
+            with self.policies.editing(bucket):
+                kept, count = bucket_policy.without(self.policies.get(bucket), self.cluster_id, key_name)
+                if not count:
+                    continue
+                if kept is None:
+                    self.policies.delete(bucket)
+                else:
+                    self.policies.put(bucket, kept)
             removed += count
         return removed
 
