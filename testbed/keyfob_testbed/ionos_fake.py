@@ -30,6 +30,11 @@ switches for what the sources leave open:
 
 `GET /s3/<bucket>` is the fake's stand-in for the S3 endpoint (see keyfob_testbed.fake_s3): an AVAILABLE key with
 the right secret may use every bucket in `buckets` (IONOS keys are unscoped), any other key gets 403.
+
+Scoped mode (keyfob_testbed.ionos_cloud_fake, each line with its source there): the same server answers the Cloud
+API v6 user management under `/cloudapi/v6/` and the bucket-policy calls of the S3 endpoint (`/s3/` ListBuckets,
+`/s3/<bucket>?policy` Get/Put/DeleteBucketPolicy, SigV4 with an administrator's key). A Cloud API user's key at the
+stand-in (`?need=read|write|list|delete`, default read) may do exactly what the bucket's policy allows it.
 No network beyond 127.0.0.1, no sleeps.
 """
 
@@ -44,6 +49,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from keyfob_testbed.fake_s3 import parse_auth
+from keyfob_testbed.ionos_cloud_fake import BucketPolicies, CloudApiFake
 from keyfob_testbed.loopback_http import LoopbackFake, LoopbackServer, Reply, Request
 
 ALNUM = string.ascii_uppercase + string.digits
@@ -77,6 +83,12 @@ class IonosFake(LoopbackFake):
         page_cap: int = 100,
         administrative: bool | None = False,
         not_found_reads: int = 0,
+        *,
+        ownership: str = "contractOwned",
+        request_polls: int = 1,
+        privilege_delay: int = 0,
+        key_not_found: int = 404,
+        token_is_admin: bool = True,
     ) -> None:
         self.administrative = administrative
         self.not_found_reads = not_found_reads
@@ -94,6 +106,10 @@ class IonosFake(LoopbackFake):
         self._lock = threading.RLock()
         self.requests: list[tuple[str, str]] = []
         self._server = LoopbackServer(self._dispatch, "ionos-fake")
+        self.cloud = CloudApiFake(self.token, request_polls=request_polls, privilege_delay=privilege_delay,
+                                  key_not_found=key_not_found, token_is_admin=token_is_admin)  # fmt: skip
+        self.cloud.base = self._server.url
+        self.policies = BucketPolicies(self.cloud, self.buckets, ownership)
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
 
@@ -137,15 +153,25 @@ class IonosFake(LoopbackFake):
         with self._lock:
             return [r for r in self.requests if r[0] in ("POST", "PUT", "DELETE") and not r[1].startswith("/s3/")]
 
+    @property
+    def cloud_api_url(self) -> str:
+        return self._server.url + "/cloudapi/v6"
+
     # ---- HTTP ---------------------------------------------------------------------------------------------
 
     def _dispatch(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append((request.method, request.path))
+            if request.path in ("/s3", "/s3/"):
+                return self.policies.handle(request, "")
             if request.path.startswith("/s3/"):
+                if request.headers.get("authorization", "").startswith("AWS4-"):
+                    return self.policies.handle(request, request.path[len("/s3/") :].strip("/"))
                 return self._s3(request)
             if self._faults:
                 return self._faults.pop(0)
+            if request.path.startswith("/cloudapi/v6/"):
+                return self.cloud.handle(request, [p for p in request.path[len("/cloudapi/v6/") :].split("/") if p])
             if request.headers.get("authorization") != f"Bearer {self.token}":
                 return _error(401, "paas-auth-1", "Unauthorized: the token is missing, expired or invalid")
             parts = [p for p in request.path.split("/") if p]
@@ -265,9 +291,33 @@ class IonosFake(LoopbackFake):
             key.status, key.reads, key.missing_reads = "DESTROYING", 0, 0
         return Reply(202)
 
+    def _scoped_s3(self, bucket: str, access: str, secret: str, need: str | None) -> Reply | None:
+        """A Cloud API user's key: what the bucket's policy allows; None for a key that is not one."""
+        user = self.cloud.user_of_key(access)
+        if user is None:
+            return None
+        if not secrets.compare_digest(user.keys[access], secret):
+            return Reply(403, {"Code": "SignatureDoesNotMatch"})
+        if bucket not in self.buckets:
+            return Reply(404, {"Code": "NoSuchBucket"})
+        arn = f"arn:aws:s3:::{bucket}"
+        action, resource = {
+            "read": ("s3:GetObject", f"{arn}/probe"), "write": ("s3:PutObject", f"{arn}/probe"),
+            "delete": ("s3:DeleteObject", f"{arn}/probe"), "list": ("s3:ListBucket", arn),
+            "admin": ("s3:PutBucketPolicy", arn),
+        }.get(need or "read", ("", ""))  # fmt: skip
+        if need == "admin" and not user.administrator:
+            return Reply(403, {"Code": "AccessDenied", "Message": "not an administrator"})
+        if not action or not self.policies.allows(user, bucket, action, resource):
+            return Reply(403, {"Code": "AccessDenied"})
+        return Reply(200, {"bucket": bucket})
+
     def _s3(self, request: Request) -> Reply:
         bucket = request.path[len("/s3/") :].strip("/")
         credentials = parse_auth(request.headers.get("authorization"))
+        scoped = self._scoped_s3(bucket, *credentials, request.param("need")) if credentials else None
+        if scoped is not None:
+            return scoped
         key = self.key_by_access_key(credentials[0]) if credentials else None
         if key is None or credentials is None or not secrets.compare_digest(key.secret_key, credentials[1]):
             return Reply(403, {"Code": "InvalidAccessKeyId"})

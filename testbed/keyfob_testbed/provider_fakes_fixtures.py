@@ -3,7 +3,8 @@
 Register with ``pytest_plugins = ["keyfob_testbed.provider_fakes_fixtures"]``. Each fake is a stdlib HTTP server
 on 127.0.0.1:<free port> in a thread, fresh per test (starting one takes milliseconds), stopped afterwards.
 
-Fixtures: ``ionos_fake``, ``utho_fake`` (function scope), ``ionos_harness``, ``utho_harness``.
+Fixtures: ``ionos_fake``, ``utho_fake`` (function scope), ``ionos_harness``, ``ionos_scoped_harness`` (IONOS
+scoped mode: a user per key, bucket policies), ``utho_harness``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from keyfob_testbed.harness_ionos import IonosHarness
+from keyfob_testbed.harness_ionos import IonosHarness, ScopedIonosHarness
 from keyfob_testbed.harness_utho import UthoHarness
 from keyfob_testbed.ionos_fake import IonosFake
 from keyfob_testbed.utho_fake import UthoFake
@@ -40,3 +41,8 @@ def ionos_harness(ionos_fake: IonosFake) -> IonosHarness:
 @pytest.fixture
 def utho_harness(utho_fake: UthoFake) -> UthoHarness:
     return UthoHarness(utho_fake)
+
+
+@pytest.fixture
+def ionos_scoped_harness(ionos_fake: IonosFake) -> ScopedIonosHarness:
+    return ScopedIonosHarness(ionos_fake)

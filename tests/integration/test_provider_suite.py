@@ -22,7 +22,7 @@ from keyfob_testbed.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 SATELLITE = "12EayRS2V1kEsWESU9QMRseFhdxYxKicsiFmxrsLZHeLUtdps3S@satellite.invalid:7777"
-PROVIDERS = ["aws", "minio", "storj", "ionos", "utho", "ceph"]
+PROVIDERS = ["aws", "minio", "storj", "ionos", "ionos_scoped", "utho", "ceph"]
 
 
 @pytest.fixture(scope="module")

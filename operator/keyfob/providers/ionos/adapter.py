@@ -16,6 +16,9 @@
   key's description, names this cluster and that key name. An access key id from status whose record says
   anything else is never touched: OwnershipUnproven, nothing changed.
 - list_owned: the user's keys (all pages) whose description names this cluster, grouped by key name.
+
+Scoped mode (spec.ionos.scopedUsers.enabled): a dedicated IONOS user per key, scoped by bucket-policy statements;
+everything above about unscoped and administrative keys does not apply, see ionos.scoped.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import ClassVar
 
 import httpx
 
-from keyfob.api.blocks.ionos import TOKEN_KEY, IonosProviderBlock
+from keyfob.api.blocks.ionos import S3_ACCESS_KEY_KEY, S3_SECRET_KEY_KEY, TOKEN_KEY, BucketOwnership, IonosProviderBlock
 from keyfob.api.vocabulary import parse_duration
 from keyfob.contract import (
     Capabilities,
@@ -44,10 +47,15 @@ from keyfob.contract import (
     Revoked,
 )
 from keyfob.contract.naming import check_cluster_id, names_request
+from keyfob.contract.preview import scope_words
 from keyfob.providers.common.http import shared_client
+from keyfob.providers.ionos import bucket_policy
 from keyfob.providers.ionos.api import DESTROYING, IonosApi, IonosKey
+from keyfob.providers.ionos.cloud_api import CloudApi
 from keyfob.providers.ionos.naming import description_for, parse_description
+from keyfob.providers.ionos.policy_store import PolicyStore
 from keyfob.providers.ionos.polling import Poller
+from keyfob.providers.ionos.scoped import ScopedUsers
 
 UNSCOPED = (
     "per-key scope: IONOS access keys cannot be limited to buckets, prefixes or permissions; every key has all "
@@ -66,6 +74,10 @@ class IonosProvider:
     # Nothing is enforced per key: the permissions a key has are its user's, whatever the request says.
     capabilities = Capabilities(
         permissions=frozenset(), prefix_scope=False, native_expiry=False, revocable=True, unscoped=True
+    )
+    # Scoped mode: a dedicated user per key, granted by bucket-policy statements on whole buckets.
+    scoped_capabilities = Capabilities(
+        permissions=bucket_policy.SCOPED_PERMISSIONS, prefix_scope=False, native_expiry=False, revocable=True
     )
 
     def __init__(
@@ -90,6 +102,21 @@ class IonosProvider:
         self.poll = Poller(
             self.api, self.timeout, block.provisioning_timeout, sleep, monotonic, poll_initial, poll_max
         )
+        self.scoped: ScopedUsers | None = None
+        settings = block.scoped()
+        if settings is not None:
+            missing = [k for k in (S3_ACCESS_KEY_KEY, S3_SECRET_KEY_KEY) if not (admin.get(k) or "").strip()]
+            if missing:
+                raise ProviderRejected(
+                    f"admin credentials Secret lacks key(s) {', '.join(missing)} (an administrator's Object Storage "
+                    "key, to write bucket policies in scoped mode)"
+                )
+            assert settings.contract_number is not None  # required by the block's validator
+            cloud = CloudApi(settings.cloud_api_url, token, settings.contract_number, http or shared_client())
+            policies = PolicyStore(block.s3_endpoint, block.region, admin[S3_ACCESS_KEY_KEY].strip(),
+                                   admin[S3_SECRET_KEY_KEY].strip())  # fmt: skip
+            self.scoped = ScopedUsers(settings, cloud, policies, self.cluster_id, self.poll)
+            self.capabilities = self.scoped_capabilities
 
     def __repr__(self) -> str:
         return f"IonosProvider(api_url={self.block.api_url!r}, cluster={self.cluster_id!r})"
@@ -100,9 +127,13 @@ class IonosProvider:
         return ConnectionInfo(endpoint=self.block.s3_endpoint, region=self.block.region)
 
     def unsupported(self, grant: Grant) -> list[str]:
+        if self.scoped is not None:
+            return bucket_policy.inexpressible(grant, beyond_capabilities=False)
         return [] if self.block.allow_unscoped_keys else [UNSCOPED]
 
     def describe(self, grant: Grant) -> GrantPreview:
+        if self.scoped is not None:
+            return self._describe_scoped(grant)
         if not self.block.allow_unscoped_keys:
             return GrantPreview(summary=f"IONOS: refused: {UNSCOPED}", native={"refused": [UNSCOPED]})
         return GrantPreview(
@@ -112,9 +143,16 @@ class IonosProvider:
         )
 
     def check(self) -> None:
+        if self.scoped is not None:
+            self.scoped.check()
+            return
         self.api.probe()
 
     def issue(self, grant: Grant) -> IssuedKey:
+        if self.scoped is not None:
+            if not names_request(grant.key_name, grant.request.uid):
+                raise OwnershipUnproven(f"{grant.key_name!r} is not a key name keyfob derives for this request")
+            return self.scoped.issue(grant)
         problems = self.unsupported(grant)
         if problems:
             raise ProviderRejected("IONOS cannot express: " + "; ".join(problems))
@@ -154,6 +192,8 @@ class IonosProvider:
     def revoke(self, ref: KeyRef) -> Revoked | None:
         if not names_request(ref.key_name, ref.owner_uid):
             raise OwnershipUnproven(f"{ref.key_name!r} is not a key name keyfob derives for this request")
+        if self.scoped is not None:
+            return self.scoped.revoke(ref)
         keys = self.api.list_all()
         ours = [key for key in keys if self._ours(key, ref.key_name)]
         hinted = [key for key in keys if ref.access_key_id is not None and key.access_key == ref.access_key_id]
@@ -168,6 +208,8 @@ class IonosProvider:
         return Revoked("delete")
 
     def list_owned(self) -> list[OwnedKey]:
+        if self.scoped is not None:
+            return self.scoped.list_owned()
         grouped: dict[str, list[str]] = {}
         uids: dict[str, str] = {}
         for key in self.api.list_all():
@@ -179,6 +221,24 @@ class IonosProvider:
         return [OwnedKey(name, tuple(ids), uids[name]) for name, ids in grouped.items()]
 
     # ---- helpers ------------------------------------------------------------------------------------------
+
+    def _describe_scoped(self, grant: Grant) -> GrantPreview:
+        assert self.scoped is not None
+        problems = bucket_policy.inexpressible(grant)
+        if problems:
+            return GrantPreview(summary=f"IONOS: refused: {'; '.join(problems)}", native={"refused": problems})
+        ownership = self.scoped.ownership
+        user_owned = ownership is BucketOwnership.USER_OWNED
+        contract = self.block.scoped_users.contract_number if self.block.scoped_users else None
+        placeholder = "<the new user's s3CanonicalUserId>" if user_owned else f"arn:aws:iam:::user/{contract}:<user id>"
+        principal = bucket_policy.Principal(ownership, placeholder)
+        statements = {b.name: bucket_policy.statements_for(self.cluster_id, grant, b.name, principal)
+                      for b in grant.buckets}  # fmt: skip
+        return GrantPreview(
+            summary=f"IONOS: a dedicated user with one key, granted {scope_words(grant)} by bucket-policy "
+                    "statements; keyfob revokes at expiry",
+            native={"scoped": True, "statements": statements},
+        )
 
     def _ours(self, key: IonosKey, key_name: str) -> bool:
         described = parse_description(key.description)
