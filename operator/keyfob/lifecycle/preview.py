@@ -46,7 +46,8 @@ def preview(inputs: Inputs) -> Preview:
         return Preview(provider.label, refusals, None, None, None, None)  # durations do not parse
     revision = view.status.revision + 1
     life = lifetime(view.spec, guardrails.effective_ttl(provider.spec.guardrails), inputs.now, view.uid, revision)
-    grant = grant_for(view, key_name(view.uid, revision), revision, life.expires_at, session_seconds=life.session_seconds)
+    grant = grant_for(view, key_name(view.uid, revision), revision, life.expires_at,
+                      session_seconds=life.session_seconds)
     native = provider.adapter.capabilities.native_expiry or grant.is_session  # STS ends a session itself
     return Preview(
         provider=provider.label,
