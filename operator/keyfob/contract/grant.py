@@ -35,13 +35,13 @@ class Grant:
     buckets: tuple[BucketGrant, ...]
     permissions: frozenset[Permission]
     expires_at: datetime | None
-    # An encryption passphrase the request names (Storj): `passphrase_ref` says which Secret key (no secret in
-    # it, for policies and previews); `passphrase` holds the value, read only when a key is actually issued.
-    passphrase_ref: str | None = None
-    passphrase: SecretStr | None = field(default=None, repr=False, compare=False)
     # credentialType sts: the STS session to make (DurationSeconds), its policy exactly this grant's scope and
     # its end `expires_at`. None: a long-lived access key.
     session_seconds: int | None = None
+    # An encryption passphrase the request names (Storj): `passphrase_ref` says which Secret key (no secret in
+    # it, for policies and previews); `passphrase` holds the value, read only when a key is actually issued.
+    passphrase_ref: str | None = field(default=None, kw_only=True)
+    passphrase: SecretStr | None = field(default=None, repr=False, compare=False, kw_only=True)
 
     @property
     def is_session(self) -> bool:
