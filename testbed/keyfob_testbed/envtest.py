@@ -118,9 +118,12 @@ class TestCluster:
                 raise ClusterStartError(f"{proc.name} exited with {proc.returncode}:\n{proc.log_tail()}")
 
     # -- faults --------------------------------------------------------------------------------------
-    def stop_apiserver(self, timeout: float = 15.0) -> None:
-        """Stop kube-apiserver alone (SIGTERM, SIGKILL after ``timeout``); etcd keeps the data."""
+    def stop_apiserver(self, timeout: float = 15.0) -> float:
+        """Stop kube-apiserver alone (SIGTERM, SIGKILL after ``timeout``); etcd keeps the data. Returns the
+        seconds it took."""
+        t0 = time.monotonic()
         self._apiserver().stop(timeout)
+        return time.monotonic() - t0
 
     def start_apiserver(self, timeout: float = APISERVER_READY_TIMEOUT) -> float:
         """Start kube-apiserver again with its original command line (same port, same etcd) and wait for
