@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 
@@ -22,6 +23,9 @@ class Settings:
     namespaces: tuple[str, ...] = field(default_factory=tuple)  # empty: cluster-wide
     shard_labels: dict[str, str] = field(default_factory=dict)  # only objects with these labels (sharding)
     metrics_port: int | None = None
+    # A watch that delivers nothing (not even a bookmark, which the API server sends about every minute) for this
+    # long is a zombie and is replaced; tests shorten it to see a frozen connection replaced.
+    watch_inactivity_seconds: float = 90.0
 
     def __post_init__(self) -> None:
         try:
@@ -44,6 +48,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         namespaces=namespaces,
         shard_labels=parse_labels(env.get("KEYFOB_SHARD_SELECTOR", "")),
         metrics_port=int(env["KEYFOB_METRICS_PORT"]) if env.get("KEYFOB_METRICS_PORT") else None,
+        watch_inactivity_seconds=float(env.get("KEYFOB_WATCH_INACTIVITY_SECONDS", "90")),
     )
 
 
@@ -58,3 +63,12 @@ def parse_labels(text: str) -> dict[str, str]:
             raise ValueError(f"KEYFOB_SHARD_SELECTOR: {part!r} is not key=value")
         labels[key.strip()] = value.strip()
     return labels
+
+
+def default_lease_name(shard_labels: dict[str, str]) -> str:
+    """The Lease a replica elects on when KEYFOB_LEASE_NAME is unset: one per shard selector, so two shards never
+    share a Lease (which would leave one shard with a standby and no leader)."""
+    if not shard_labels:
+        return "keyfob"
+    canonical = ",".join(f"{k}={v}" for k, v in sorted(shard_labels.items()))
+    return f"keyfob-shard-{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"

@@ -9,8 +9,10 @@ import logging
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlparse
 
+import kopf
 from kubernetes.leaderelection import electionconfig, leaderelection
 
 from keyfob.kube import load_api_client
@@ -37,6 +39,18 @@ def _serve_standby_health(liveness: str | None) -> ThreadingHTTPServer | None:
     server = ThreadingHTTPServer((url.hostname or "127.0.0.1", url.port or 80), _Healthz)
     threading.Thread(target=server.serve_forever, name="standby-healthz", daemon=True).start()
     return server
+
+
+def _raise_stop_flag_on_cleanup(stop_flag: threading.Event) -> None:
+    """Kopf waits for a threading.Event stop flag in a thread of the loop's default executor. When Kopf stops
+    for another reason (SIGTERM on a rolling update), nothing sets the flag, that thread never returns, and the
+    executor's shutdown at the end of `kopf.run` waits for it: the process hung until SIGKILL, renewing the Lease
+    all the while, so the standby waited out the grace period and the lease. Kopf's cleanup activity runs on
+    every stop, before that shutdown: raising the flag there lets `kopf.run` return and the Lease be released."""
+
+    @kopf.on.cleanup(id="keyfob-raise-stop-flag")
+    async def raise_stop_flag(**_: Any) -> None:
+        stop_flag.set()
 
 
 def run_elected(election: ElectionSettings, fence: Fence, run_leader: Callable[[threading.Event], None],
@@ -76,6 +90,7 @@ def run_elected(election: ElectionSettings, fence: Fence, run_leader: Callable[[
         log.error("leader election ended before leading: exiting")
         return LOST_EXIT_CODE
     log.info("leading with lease %s/%s", election.lease_namespace, election.lease_name)
+    _raise_stop_flag_on_cleanup(stop_flag)
     try:
         run_leader(stop_flag)
     finally:

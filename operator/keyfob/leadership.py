@@ -27,6 +27,8 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.leaderelection.leaderelectionrecord import LeaderElectionRecord
 
+from keyfob.config import default_lease_name, parse_labels
+
 log = logging.getLogger("keyfob.leadership")
 
 
@@ -82,10 +84,12 @@ class ElectionSettings:
 
 def election_from_env(env: Mapping[str, str] | None = None) -> ElectionSettings:
     env = dict(os.environ if env is None else env)
+    shard_selector = env.get("KEYFOB_SHARD_SELECTOR", "")
     identity = env.get("KEYFOB_LEADER_IDENTITY") or f"{env.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4()}"
     return ElectionSettings(
         enabled=env.get("KEYFOB_LEADER_ELECTION", "false").lower() in ("1", "true", "yes"),
-        lease_name=env.get("KEYFOB_LEASE_NAME", "keyfob"),
+        # Unset: one Lease per shard selector, so two shards never contend for one Lease.
+        lease_name=env.get("KEYFOB_LEASE_NAME") or default_lease_name(parse_labels(shard_selector)),
         lease_namespace=env.get("KEYFOB_LEASE_NAMESPACE") or env.get("POD_NAMESPACE") or "default",
         identity=identity,
         lease_seconds=int(env.get("KEYFOB_LEASE_DURATION_SECONDS", "15")),

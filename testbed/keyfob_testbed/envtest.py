@@ -117,6 +117,41 @@ class TestCluster:
             if not proc.alive():
                 raise ClusterStartError(f"{proc.name} exited with {proc.returncode}:\n{proc.log_tail()}")
 
+    # -- faults --------------------------------------------------------------------------------------
+    def stop_apiserver(self, timeout: float = 15.0) -> float:
+        """Stop kube-apiserver alone (SIGTERM, SIGKILL after ``timeout``); etcd keeps the data. Returns the
+        seconds it took."""
+        t0 = time.monotonic()
+        self._apiserver().stop(timeout)
+        return time.monotonic() - t0
+
+    def start_apiserver(self, timeout: float = APISERVER_READY_TIMEOUT) -> float:
+        """Start kube-apiserver again with its original command line (same port, same etcd) and wait for
+        ``/readyz``; returns the seconds that took."""
+        old = self._apiserver()
+        if old.alive():
+            raise RuntimeError("kube-apiserver is still running: stop_apiserver() first")
+        assert self.workdir is not None
+        t0 = time.monotonic()
+        new = ManagedProcess(old.name, old.argv, old.log_path)
+        self.processes[self.processes.index(old)] = new
+        port = int(self.server.rsplit(":", 1)[1])
+        ssl_ctx = _client_ssl_context(self.workdir / "pki")
+        _await_ready(new, lambda: _http_ok(LOOPBACK, port, "/readyz", ssl_ctx), timeout)
+        return time.monotonic() - t0
+
+    def restart_apiserver(self) -> float:
+        """Stop and start kube-apiserver; returns the seconds it was unreachable."""
+        t0 = time.monotonic()
+        self.stop_apiserver()
+        self.start_apiserver()
+        return time.monotonic() - t0
+
+    def _apiserver(self) -> ManagedProcess:
+        if self.source == "existing":
+            raise RuntimeError("an existing cluster's API server cannot be restarted by the test bed")
+        return next(p for p in self.processes if p.name == "kube-apiserver")
+
     # -- lifecycle -----------------------------------------------------------------------------------
     @property
     def stopped(self) -> bool:

@@ -77,6 +77,19 @@ def test_election_settings_from_env_and_their_checks() -> None:
         ElectionSettings(lease_seconds=10, renew_deadline=10)
 
 
+def test_each_shard_elects_on_its_own_lease_unless_one_is_named() -> None:
+    """Two shards sharing a Lease would leave one of them with a standby and no leader."""
+    a = election_from_env({"KEYFOB_SHARD_SELECTOR": "keyfob.dev/shard=a"}).lease_name
+    b = election_from_env({"KEYFOB_SHARD_SELECTOR": "keyfob.dev/shard=b"}).lease_name
+    assert election_from_env({}).lease_name == "keyfob"
+    assert a != b and "keyfob" not in (a, b)
+    assert a == election_from_env({"KEYFOB_SHARD_SELECTOR": " keyfob.dev/shard = a "}).lease_name
+    assert election_from_env({"KEYFOB_SHARD_SELECTOR": "x=1,y=2"}).lease_name == \
+        election_from_env({"KEYFOB_SHARD_SELECTOR": "y=2,x=1"}).lease_name
+    named = {"KEYFOB_SHARD_SELECTOR": "keyfob.dev/shard=a", "KEYFOB_LEASE_NAME": "release-leader"}
+    assert election_from_env(named).lease_name == "release-leader"
+
+
 class FakeLeases:
     def __init__(self) -> None:
         self.lease: Any = None

@@ -164,8 +164,9 @@ def test_crash_then_reconcile_leaves_exactly_the_served_key(
     with pytest.raises(Crash):
         reconciler.reconcile(parse_request(cluster.obj))
     monkeypatch.setattr(crashpoints, "hook", lambda name: None)
-    reconciler.reconcile(parse_request(cluster.obj))
-    reconciler.reconcile(parse_request(cluster.obj))  # settled: nothing more happens
+    restarted = RequestReconciler(cluster, StaticProviders(provider), clock)  # a crash ends the process
+    restarted.reconcile(parse_request(cluster.obj))
+    restarted.reconcile(parse_request(cluster.obj))  # settled: nothing more happens
 
     status = cluster.obj["status"]
     assert status["revision"] == (2 if phase == "rotate" else 1)
@@ -242,3 +243,68 @@ def test_a_concurrent_status_write_is_never_overwritten() -> None:
     with pytest.raises(StatusConflict):
         reconciler.reconcile(stale.__class__(**{**stale.__dict__, "spec": parse_request(cluster.obj).spec}))
     assert any(c["type"] == "Approved" for c in cluster.obj["status"]["conditions"])
+
+
+class Unreachable(Exception):
+    """What the Kubernetes client raises while the API server is down."""
+
+
+@pytest.mark.parametrize("failing", ["secret", "status"])
+@pytest.mark.parametrize("phase", ["issue", "rotate"])
+def test_a_failed_kubernetes_write_after_the_issue_is_retried_with_the_same_key(
+    monkeypatch: pytest.MonkeyPatch, failing: str, phase: str
+) -> None:
+    """The API server is down between the provider's answer and the Secret or status write: the retry in the same
+    process serves the key already issued instead of replacing it (one key created, none deleted)."""
+    cluster, provider, reconciler, clock = setup()
+    if phase == "rotate":
+        reconciler.reconcile(parse_request(cluster.obj))
+        clock.now += timedelta(minutes=59)
+    issued_before = next(provider.counter)
+    write_secret, patch_status = cluster.write_secret, cluster.patch_request_status
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise Unreachable("connection refused")
+
+    def status_down_after_pending(*args: Any, **kwargs: Any) -> Any:
+        if args[2].get("pending") is None:
+            raise Unreachable("connection refused")
+        return patch_status(*args, **kwargs)
+
+    if failing == "secret":
+        monkeypatch.setattr(cluster, "write_secret", down)
+    else:
+        monkeypatch.setattr(cluster, "patch_request_status", status_down_after_pending)
+    with pytest.raises(Unreachable):
+        reconciler.reconcile(parse_request(cluster.obj))
+    assert len(reconciler.unfinished) == 1
+    monkeypatch.setattr(cluster, "write_secret", write_secret)
+    monkeypatch.setattr(cluster, "patch_request_status", patch_status)
+    reconciler.reconcile(parse_request(cluster.obj))
+
+    status = cluster.obj["status"]
+    assert next(provider.counter) == issued_before + 2, "the retry issued another key"
+    assert status["revision"] == (2 if phase == "rotate" else 1) and "pending" not in status
+    assert provider.keys[status["keyName"]] == status["accessKeyId"] == served_key(cluster)
+    assert len(reconciler.unfinished) == 0
+
+
+def test_a_kept_key_is_not_reused_once_the_scope_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec edit between the failed write and the retry: the key kept for the old scope is replaced."""
+    cluster, provider, reconciler, _ = setup()
+    write_secret = cluster.write_secret
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise Unreachable("connection refused")
+
+    monkeypatch.setattr(cluster, "write_secret", down)
+    with pytest.raises(Unreachable):
+        reconciler.reconcile(parse_request(cluster.obj))
+    first_key = provider.keys[cluster.obj["status"]["pending"]["keyName"]]
+    monkeypatch.setattr(cluster, "write_secret", write_secret)
+    cluster.obj["spec"]["permissions"] = ["read", "list"]
+    cluster.obj["metadata"]["generation"] = 2
+    reconciler.reconcile(parse_request(cluster.obj))
+    status = cluster.obj["status"]
+    assert status["accessKeyId"] != first_key and provider.keys[status["keyName"]] == status["accessKeyId"]
+    assert served_key(cluster) == status["accessKeyId"]

@@ -29,13 +29,14 @@ def configure(cfg: Settings, settings: kopf.OperatorSettings, memo: kopf.Memo, f
     settings.execution.max_workers = cfg.max_workers
     # Watch health: the API server ends each watch after server_timeout (300 s) and the client abandons one after
     # client_timeout (330 s), whatever happens; Kopf asks for bookmarks, which the API server sends about every
-    # 60 s even when nothing changes, so a watch silent for inactivity_timeout (90 s: an open connection that
-    # neither delivers nor closes, e.g. behind a dead proxy) is a zombie and is replaced. Kopf resumes from the
-    # last resourceVersion it saw, so a replaced watch loses no event.
+    # 60 s even when nothing changes, so a watch silent for inactivity_timeout (90 s by default,
+    # KEYFOB_WATCH_INACTIVITY_SECONDS: an open connection that neither delivers nor closes, e.g. behind a dead
+    # proxy) is a zombie and is replaced. Kopf resumes from the last resourceVersion it saw, so a replaced watch
+    # loses no event.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
-    settings.watching.inactivity_timeout = 90
+    settings.watching.inactivity_timeout = cfg.watch_inactivity_seconds
     settings.networking.request_timeout = 60
     # A provider's timer (check, sweep) mid-tick when its object is deleted is re-checked after this long.
     settings.background.cancellation_polling = 1

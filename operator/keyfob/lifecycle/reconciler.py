@@ -23,6 +23,7 @@ from keyfob.lifecycle.issuer import current_issuer
 from keyfob.lifecycle.jobs import issue, readiness, render, retire, rollout
 from keyfob.lifecycle.jobs.book import StatusBook
 from keyfob.lifecycle.jobs.resolve import issuer_of
+from keyfob.lifecycle.jobs.unfinished import UnfinishedIssues
 from keyfob.lifecycle.outcome import Outcome
 from keyfob.lifecycle.plan import decide, retirement
 from keyfob.lifecycle.policies import approval, expressible, guardrails, quota, spec, suspension, tampering
@@ -49,6 +50,7 @@ class RequestReconciler:
         self.providers = providers
         self.clock = clock
         self.issue_log = IssueLog()
+        self.unfinished = UnfinishedIssues()  # issued keys whose Kubernetes writes failed, for the retry
 
     def reconcile(self, view: RequestView) -> Outcome:
         out = Outcome(provider=f"{view.spec.provider_ref.kind.value}/{view.spec.provider_ref.name}")
@@ -63,6 +65,7 @@ class RequestReconciler:
         view = book.view
         tampered = tampering.tampered_status(Inputs(view, book.now, None))
         if tampered is not None:
+            self.unfinished.forget(view.uid)
             return book.fail(tampered)
         retire.apply_retirement(book, self.providers, retirement(book.status, view.spec, book.now))
         inputs = self._gather(book)
@@ -75,14 +78,17 @@ class RequestReconciler:
             if not self._admitted(book, inputs):
                 return None
             plan = decide(inputs)
+        if plan.issue is None:
+            self.unfinished.forget(view.uid)
         provider = inputs.provider
         assert provider is not None
         try:
             if plan.issue is not None:
                 gate = quota.over_quota(self._with_usage(inputs), plan.issue) or approval.unapproved(inputs)
                 if gate is not None:
+                    self.unfinished.forget(view.uid)
                     return book.hold(gate) if gate.reason == Reason.QUOTA_EXCEEDED else book.fail(gate)
-                issue.issue(book, provider, plan.issue, plan.immediate_grace)
+                issue.issue(book, provider, plan.issue, plan.immediate_grace, self.unfinished)
                 self.issue_log.record(provider.label, view.namespace, book.now)
             elif plan.rerender:
                 render.rerender(book, provider, inputs.secret)
@@ -103,6 +109,7 @@ class RequestReconciler:
         verdict = early or self._lookup_verdict(inputs) or first(ADMISSION, inputs)
         if verdict is None:
             return True
+        self.unfinished.forget(book.view.uid)  # a key kept for a retry is reused only by the issue it belongs to
         if verdict.revoke_held:
             self._revoke_held(book, verdict)
         book.fail(verdict)
@@ -149,6 +156,7 @@ class RequestReconciler:
         """Revoke every key the request holds (unless Retain is allowed); the caller releases the finalizer when
         the outcome asks for no retry."""
         out = Outcome()
+        self.unfinished.forget(view.uid)
         book = StatusBook(self.cluster, view, self.clock(), out)
         if view.spec.deletion_policy is DeletionPolicy.RETAIN and self._retain_allowed(book):
             self.cluster.release_secret(view.namespace, view.spec.secret_name, view.uid)

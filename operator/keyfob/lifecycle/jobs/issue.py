@@ -5,7 +5,9 @@
 3. Secret written               -> a crash leaves a Secret whose key the next pass replaces
 4. status: the key's public facts from the provider's answer, the previous key with its grace, pending cleared
 A pending record is always finished by re-issuing under its name (never by believing the Secret): the adapter
-proves at the provider that an existing key of that name is keyfob's for this request before replacing it.
+proves at the provider that an existing key of that name is keyfob's for this request before replacing it. The one
+exception is a retry in the same process after a failed Kubernetes write (steps 3-4): it reuses the key it just
+issued for the identical pending issue (see `unfinished`) instead of replacing it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from keyfob.lifecycle.grants import grant_for
 from keyfob.lifecycle.issuer import current_issuer
 from keyfob.lifecycle.jobs.book import StatusBook
 from keyfob.lifecycle.jobs.secret_writer import write_secret
+from keyfob.lifecycle.jobs.unfinished import UnfinishedIssues
 from keyfob.lifecycle.plan_types import IssueReason
 from keyfob.lifecycle.policies.guardrails import effective_ttl
 from keyfob.lifecycle.ports import ResolvedProvider
@@ -75,16 +78,20 @@ def request_passphrase(book: StatusBook) -> SecretStr | None:
     return SecretStr(value)
 
 
-def issue(book: StatusBook, provider: ResolvedProvider, reason: str, immediate_grace: bool) -> None:
+def issue(book: StatusBook, provider: ResolvedProvider, reason: str, immediate_grace: bool,
+          unfinished: UnfinishedIssues | None = None) -> None:
     passphrase = request_passphrase(book)
     pending = start(book, reason)
     view = book.view
-    life = lifetime(view.spec, effective_ttl(provider.spec.guardrails), book.now, view.uid, pending.revision)
-    started = time.monotonic()
-    grant = grant_for(view, pending.key_name, pending.revision, life.expires_at, passphrase,
-                      session_seconds=life.session_seconds)
-    key = provider.adapter.issue(grant)
-    book.out.issue_seconds.append(time.monotonic() - started)
+    key = unfinished.recall(view.uid, pending, provider.label, book.now) if unfinished is not None else None
+    if key is None:
+        life = lifetime(view.spec, effective_ttl(provider.spec.guardrails), book.now, view.uid, pending.revision)
+        started = time.monotonic()
+        key = provider.adapter.issue(grant_for(view, pending.key_name, pending.revision, life.expires_at, passphrase,
+                                               session_seconds=life.session_seconds))
+        book.out.issue_seconds.append(time.monotonic() - started)
+        if unfinished is not None:
+            unfinished.keep(view.uid, pending, provider.label, key)
     crashpoint("after-provider-issue")
     connection = provider.adapter.connection()
     credential = Credential(
@@ -99,6 +106,8 @@ def issue(book: StatusBook, provider: ResolvedProvider, reason: str, immediate_g
     write_secret(book, credential, pending.key_name, pending.revision, book.now, key.expires_at, key.warnings)
     crashpoint("after-secret-write")
     finish(book, provider, pending, key, immediate_grace or pending.reason == IssueReason.SECRET_LOST)
+    if unfinished is not None:
+        unfinished.forget(view.uid)
 
 
 def _grace_end(book: StatusBook, immediate: bool) -> datetime:
