@@ -50,7 +50,7 @@ def ready_at(aws: AwsSetup, name: str, revision: int | None = None) -> dict[str,
 def handled(process: OperatorProcess) -> int:
     """Kopf handler runs (providers) plus keyfob's own request jobs and resumes (named after their objects)."""
     text = process.log_text()
-    return text.count("Handler '") + text.count("Issued: ") + text.count("Resumed: ")
+    return text.count("Handler '") + text.count("] Job: ") + text.count("] Resumed: ")
 
 
 def test_standby_makes_no_write_while_the_leader_lives(

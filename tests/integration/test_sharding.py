@@ -56,8 +56,8 @@ def ready_at(aws: AwsSetup, name: str, revision: int) -> dict[str, Any] | None:
 
 
 def handled_names(process: OperatorProcess, namespace: str) -> set[str]:
-    """Requests this process ran a Kopf handler for, from its log (`[namespace/name] Handler '...'`)."""
-    pattern = re.compile(rf"\[{re.escape(namespace)}/([a-z0-9-]+)\] Handler '[^']*request")
+    """Requests this process ran a job for or resumed, from its log (`[namespace/name] Job: ...`)."""
+    pattern = re.compile(rf"\[{re.escape(namespace)}/([a-z0-9-]+)\] (?:Job|Resumed): ")
     return set(pattern.findall(process.log_text()))
 
 

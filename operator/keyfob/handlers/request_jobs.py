@@ -3,6 +3,7 @@ revoke its keys and release it once it is being deleted. Returns when the reques
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from keyfob.api.common import ConditionStatus
-from keyfob.handlers.reporting import post_outcome
+from keyfob.handlers.reporting import object_log, post_outcome
 from keyfob.leadership import Fenced
 from keyfob.lifecycle.conditions import READY, Reason, set_condition
 from keyfob.lifecycle.outcome import Event, Outcome
@@ -34,6 +35,7 @@ def run_request_job(runtime: Runtime, target: Target) -> JobResult:
         return JobResult(gone=True)
     meta = body["metadata"]
     finalizers = meta.get("finalizers") or []
+    object_log(body, logging.DEBUG, "Job: " + ("release" if meta.get("deletionTimestamp") else "reconcile"))
     try:
         if meta.get("deletionTimestamp"):
             return _release(runtime, body) if FINALIZER in finalizers else JobResult(gone=True)
