@@ -107,7 +107,7 @@ def run_demo(keep_running: bool = False) -> int:
                 "secretName": "demo-app-s3",
             },
         }
-        operator = OperatorProcess(cluster.kubeconfig, workdir / "operator.log", tick_seconds=5).start()
+        operator = OperatorProcess(cluster.kubeconfig, workdir / "operator.log").start()
         try:
             _say(f"operator running (pid {operator.process.pid if operator.process else '?'}), log {operator.log_path}")
             custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "accesskeyrequests", request)

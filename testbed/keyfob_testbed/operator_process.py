@@ -23,14 +23,12 @@ class OperatorProcess:
         *,
         env: Mapping[str, str] | None = None,
         namespaces: tuple[str, ...] = (),
-        tick_seconds: float = 1.0,
         log_format: str = "text",
     ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.env = dict(env or {})
         self.namespaces = namespaces
-        self.tick_seconds = tick_seconds
         self.log_format = log_format
         self.process: ManagedProcess | None = None
 
@@ -39,7 +37,6 @@ class OperatorProcess:
         env.update(
             {
                 "KUBECONFIG": str(self.kubeconfig),
-                "KEYFOB_TICK_SECONDS": str(self.tick_seconds),
                 "KEYFOB_PROVIDER_CHECK_SECONDS": "30",
                 "PYTHONUNBUFFERED": "1",
             }

@@ -37,7 +37,7 @@ from keyfob_testbed.ports import free_ports
 RELEASE, RELEASE_NAMESPACE = "kf-e2e", "keyfob-e2e"
 DEPLOY_OPERATOR = "system:serviceaccount:keyfob-system:keyfob"  # what `kubectl apply -k deploy/` runs as
 #: The operator's settings in the test bed: short ticks so grace periods end on time, a bounded pool.
-OPERATOR_ENV = {"KEYFOB_TICK_SECONDS": "2", "KEYFOB_MAX_WORKERS": "4", "KEYFOB_SWEEP_INITIAL_DELAY": "3600"}
+OPERATOR_ENV = {"KEYFOB_MAX_WORKERS": "4", "KEYFOB_SWEEP_INITIAL_DELAY": "3600"}
 TIMINGS: dict[str, float] = {}
 
 

@@ -94,8 +94,8 @@ def test_forged_previous_and_current_key_ids_revoke_nothing_foreign(
     exclusive_operator: OperatorFactory,
 ) -> None:
     _, star = tenants
-    # Status and Secret edits do not wake Kopf's change handlers; the periodic resync finds them (short here).
-    exclusive_operator.start(KEYFOB_RESYNC_SECONDS="3", KEYFOB_TICK_SECONDS="1")
+    # A status edit that leaves the request looking settled wakes nothing; the periodic resync finds it (short here).
+    exclusive_operator.start(KEYFOB_RESYNC_SECONDS="3")
     other = ready(aws_setup, "other", leak_watch)
     mine = ready(aws_setup, "mine", leak_watch)
     # Another request's key as a "previous key" of mine: refused before any provider call.
@@ -117,7 +117,7 @@ def test_secret_annotation_forgery_is_not_truth(
     exclusive_operator: OperatorFactory,
 ) -> None:
     edit, _ = tenants
-    exclusive_operator.start(KEYFOB_RESYNC_SECONDS="3", KEYFOB_TICK_SECONDS="1")
+    exclusive_operator.start(KEYFOB_RESYNC_SECONDS="3")
     aws_setup.objects.patch_provider("aws", {"guardrails": {"maxTTL": "2h"}})
     mine = ready(aws_setup, "mine", leak_watch)
     edit.core().patch_namespaced_secret("mine-s3", aws_setup.objects.namespace, {"metadata": {"annotations": {
