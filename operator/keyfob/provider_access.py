@@ -2,9 +2,9 @@
 the adapter built from both.
 
 One adapter (one client, one connection pool) per provider, kept while the provider's generation and its admin
-Secret's resourceVersion stay the same; the Secret is re-read at most every ADMIN_RECHECK_SECONDS, so a rotated
-admin credential takes effect within that, and an edited provider spec at once. Building is single-flight per
-provider: N concurrent first lookups build one adapter, not N.
+Secret's resourceVersion stay the same. Before a key is made both are read fresh; otherwise the Secret is re-read
+at most every ADMIN_RECHECK_SECONDS (a rotated admin credential reaches revocations and checks within that).
+Building is single-flight per provider: N concurrent first lookups build one adapter, not N.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class ProviderResolver:
         if body is None:
             where = f" in namespace {namespace!r}" if namespace else ""
             raise ProviderLookupError(Reason.PROVIDER_NOT_FOUND, f"{ref.kind.value} {ref.name!r} not found{where}")
-        return self.from_object(ref.kind, body)
+        return self.from_object(ref.kind, body, recheck=fresh)
 
     def last_known(self, request_namespace: str, ref: ProviderRef) -> ResolvedProvider | None:
         """The adapter last built for this provider, even if the object or its Secret is gone since.
@@ -83,7 +83,8 @@ class ProviderResolver:
             built = self._cache.get((ref.kind.value, namespace, ref.name))
         return built.resolved if built is not None else None
 
-    def from_object(self, kind: ObjectKind, body: dict[str, Any]) -> ResolvedProvider:
+    def from_object(self, kind: ObjectKind, body: dict[str, Any], *, recheck: bool = False) -> ResolvedProvider:
+        """`recheck`: read the admin Secret now whatever ADMIN_RECHECK_SECONDS says (before a key is made)."""
         meta = body["metadata"]
         namespace = meta.get("namespace") if kind is ObjectKind.ACCESS_KEY_PROVIDER else None
         label = f"{kind.value} {meta['name']!r}"
@@ -117,7 +118,8 @@ class ProviderResolver:
             with self._lock:
                 built = self._cache.get(key)
             now = self.clock()
-            if built is not None and built.generation == generation and now - built.checked < ADMIN_RECHECK_SECONDS:
+            if (built is not None and built.generation == generation and not recheck
+                    and now - built.checked < ADMIN_RECHECK_SECONDS):
                 return built.resolved
             secret = self.kube.get_secret(secret_ns, secret_ref.name)
             if secret is None:

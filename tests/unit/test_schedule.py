@@ -211,3 +211,9 @@ def test_resumed_settled_requests_spread_their_first_full_check() -> None:
         await scheduler.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_suspend_annotation_wakes_a_settled_request() -> None:
+    body = _body(status=_ready(NOW + timedelta(hours=3)))
+    body["metadata"]["annotations"] = {"keyfob.dev/suspend": "oncall: INC-7"}
+    assert wake_time(body, None, NOW) == NOW

@@ -18,7 +18,7 @@ from keyfob.lifecycle.outcome import Event, Outcome
 from keyfob.lifecycle.plan import next_due
 from keyfob.lifecycle.ports import SecretConflict, StatusConflict
 from keyfob.lifecycle.request_view import InvalidRequest, parse_request, parse_status
-from keyfob.lifecycle.wake import FINALIZER, Handled, rotate_token
+from keyfob.lifecycle.wake import FINALIZER, Handled, rotate_token, suspend_mark
 from keyfob.runtime import Runtime, utcnow
 from keyfob.scheduler import JobResult, Target
 
@@ -54,7 +54,7 @@ def run_request_job(runtime: Runtime, target: Target) -> JobResult:
 
 def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> JobResult:
     meta = body["metadata"]
-    handled = Handled(meta.get("generation"), rotate_token(body), None)
+    handled = Handled(meta.get("generation"), rotate_token(body), None, suspend_mark(body))
     try:
         view = parse_request(body)
     except InvalidRequest as err:
@@ -71,7 +71,7 @@ def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> JobResult:
     due = next_due(outcome.status, now) if outcome.status is not None else None
     retry = outcome.retry_after
     if retry is not None:
-        handled = Handled(handled.generation, handled.rotate, now + timedelta(seconds=retry))
+        handled = Handled(handled.generation, handled.rotate, now + timedelta(seconds=retry), handled.suspend)
     return JobResult(due=due, retry_after=retry, handled=handled)
 
 

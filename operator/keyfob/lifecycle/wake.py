@@ -20,7 +20,7 @@ from keyfob.api.request_status import AccessKeyRequestStatus, ApprovalDecision
 from keyfob.lifecycle.conditions import READY, Reason
 from keyfob.lifecycle.fingerprint import scope_hash
 from keyfob.lifecycle.plan import next_due, settled
-from keyfob.lifecycle.request_view import ROTATE_ANNOTATION, parse_status
+from keyfob.lifecycle.request_view import ROTATE_ANNOTATION, SUSPEND_ANNOTATION, parse_status
 
 # Held on a request until every key of it is revoked. keyfob's own, not Kopf's: Kopf removes its finalizer
 # (settings.persistence.finalizer, "keyfob.dev/revoke", still used on providers for their timers) from any
@@ -35,6 +35,7 @@ class Handled:
     generation: int | None
     rotate: str | None
     retry_at: datetime | None  # a failed reconcile's back-off: tenant edits do not cut it short
+    suspend: str | None = None
 
 
 def awaiting_decision(body: Mapping[str, Any], status: AccessKeyRequestStatus) -> bool:
@@ -54,6 +55,10 @@ def rotate_token(body: Mapping[str, Any]) -> str | None:
     return ((body.get("metadata") or {}).get("annotations") or {}).get(ROTATE_ANNOTATION) or None
 
 
+def suspend_mark(body: Mapping[str, Any]) -> str | None:
+    return ((body.get("metadata") or {}).get("annotations") or {}).get(SUSPEND_ANNOTATION) or None
+
+
 def wake_time(body: Mapping[str, Any], handled: Handled | None, now: datetime) -> datetime | None:
     meta = body.get("metadata") or {}
     finalizers = meta.get("finalizers") or []
@@ -62,21 +67,22 @@ def wake_time(body: Mapping[str, Any], handled: Handled | None, now: datetime) -
     if FINALIZER not in finalizers:
         return now  # never seen by keyfob: it takes the request (finalizer first) before anything else
     status = parse_status(body.get("status"))
-    generation, rotate = meta.get("generation"), rotate_token(body)
+    generation, rotate, suspend = meta.get("generation"), rotate_token(body), suspend_mark(body)
     if awaiting_decision(body, status):
         return now
     if settled(status, generation, rotate, now):
-        return next_due(status, now)
-    if handled is not None and handled.retry_at is not None and (generation, rotate) == (
-            handled.generation, handled.rotate):
+        # break-glass on the request itself (`keyfob revoke --request`): an annotation, so no generation change
+        return now if suspend is not None else next_due(status, now)
+    if handled is not None and handled.retry_at is not None and (generation, rotate, suspend) == (
+            handled.generation, handled.rotate, handled.suspend):
         return max(now, handled.retry_at)  # nothing new since the failure: keep its back-off
     return now
 
 
 def is_settled(body: Mapping[str, Any], now: datetime) -> bool:
     meta = body.get("metadata") or {}
-    return FINALIZER in (meta.get("finalizers") or []) and not meta.get("deletionTimestamp") and settled(
-        parse_status(body.get("status")), meta.get("generation"), rotate_token(body), now)
+    return FINALIZER in (meta.get("finalizers") or []) and not meta.get("deletionTimestamp") and not suspend_mark(
+        body) and settled(parse_status(body.get("status")), meta.get("generation"), rotate_token(body), now)
 
 
-__all__ = ["FINALIZER", "Handled", "awaiting_decision", "is_settled", "rotate_token", "wake_time"]
+__all__ = ["FINALIZER", "Handled", "awaiting_decision", "is_settled", "rotate_token", "suspend_mark", "wake_time"]
