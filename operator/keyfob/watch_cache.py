@@ -45,20 +45,17 @@ class SecretCache:
     The watch sees only keyfob's Secrets, so "not in the cache" is not "no Secret there": someone else's Secret
     may stand at that name. A name the cache does not hold is read from the API server; a read that found
     nothing is believed for ABSENT_SECONDS (one reconcile checks a name twice: before issuing, before writing;
-    the create itself still fails on a Secret that appeared meanwhile). `synced` turns true once the watch
-    has listed them all; before that every lookup is a miss."""
+    the create itself still fails on a Secret that appeared meanwhile). Entries come only from watch events (or
+    the answers to keyfob's own writes), so a Secret not yet listed after a start is simply a miss."""
 
     clock: Callable[[], float] = time.monotonic
     _items: dict[SecretKey, SecretSnapshot] = field(default_factory=dict)
     _absent: dict[SecretKey, float] = field(default_factory=dict)
-    synced: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def lookup(self, key: SecretKey) -> tuple[bool, SecretSnapshot | None]:
         """(known, snapshot): known=False means "ask the API server"."""
         with self._lock:
-            if not self.synced:
-                return False, None
             found = self._items.get(key)
             if found is not None:
                 return True, found

@@ -1,6 +1,10 @@
 """Watches that feed the caches (keyfob.watch_cache): keyfob's own Secrets (server-side label selector, metadata
-kept, data dropped) and the provider objects. Each also registers a Kopf index that stores nothing: Kopf starts no
-handler until every index has listed its objects, so the request schedule never starts on a cold cache."""
+kept, data dropped) and the provider objects.
+
+No Kopf index here on purpose: Kopf holds every object's handlers until all indexed objects are listed, and each
+listed object wakes every waiting one (measured: an operator restarted over 10,000 requests and their 10,000
+Secrets spun a core for minutes before its first handler). The caches need no barrier: their entries come only
+from watch events, so they are never staler than the watch, and a miss is read from the API server."""
 
 from __future__ import annotations
 
@@ -47,10 +51,6 @@ def secret_seen(runtime: Runtime, event_type: str | None, body: Mapping[str, Any
 
 
 def register_secrets() -> None:
-    @kopf.index("v1", "secrets", labels=MANAGED_BY, id="keyfob-secrets")
-    def keyfob_secrets(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        memo.runtime.secrets.store(_secret_key(body), secret_metadata(body))
-
     @kopf.on.event("v1", "secrets", labels=MANAGED_BY, id="watch-keyfob-secrets")
     async def secret_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
         secret_seen(memo.runtime, event.get("type"), event["object"])
@@ -67,10 +67,6 @@ def register_providers() -> None:
 
 
 def _register_provider(kind: ObjectKind, plural: str) -> None:
-    @kopf.index(GROUP, VERSION, plural, id=f"keyfob-{plural}")
-    def provider_index(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        memo.runtime.providers.store(_provider_key(kind, body), dict(body))
-
     @kopf.on.event(GROUP, VERSION, plural, id=f"watch-{plural}")
     async def provider_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
         body = event["object"]

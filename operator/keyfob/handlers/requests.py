@@ -30,5 +30,4 @@ def register(settings: Settings) -> None:
     @kopf.on.event(GROUP, VERSION, PLURAL, labels=labels, id="schedule-requests")
     async def schedule(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
         runtime: Runtime = memo.runtime
-        runtime.secrets.synced = True  # Kopf runs no handler before every index (the Secrets') has listed
         runtime.scheduler.observe(event.get("type"), event["object"])
