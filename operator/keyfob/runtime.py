@@ -49,14 +49,12 @@ class Runtime:
         cluster = CachedCluster(kube, secrets, own)
         resolver = ProviderResolver(kube, settings, providers)
         reconciler = RequestReconciler(cluster, resolver, utcnow)
-        holder: list[Runtime] = []
 
         def job(target: Target) -> JobResult:
             assert run_job is not None, "Runtime.create(run_job=...) is needed to run the schedule"
-            return run_job(holder[0], target)
+            return run_job(runtime, target)
 
         scheduler = Scheduler(job, workers=settings.max_workers, resync_seconds=settings.resync_seconds, own=own)
         runtime = cls(settings, kube, cluster, resolver, reconciler, scheduler, fence, Metrics(), secrets,
                       providers)
-        holder.append(runtime)
         return runtime

@@ -118,19 +118,20 @@ class Scheduler:
             entry.body = body
         self._put(uid, wake, entry)
 
-    def wake(self, uids: Iterable[str]) -> None:
+    def wake(self, uids: Iterable[str], namespace: str | None = None) -> None:
         """Re-check these requests fully now (their provider's guardrails changed, their Secret went). Any
-        thread."""
+        thread. `namespace`: wake only requests there (a Secret's ownerReference is tenant-written and may name
+        any uid; it must not let one namespace make another's requests busy)."""
         uids = list(uids)
         if self._loop is None:
             return
-        self._loop.call_soon_threadsafe(self._wake_now, uids)
+        self._loop.call_soon_threadsafe(self._wake_now, uids, namespace)
 
-    def _wake_now(self, uids: list[str]) -> None:
+    def _wake_now(self, uids: list[str], namespace: str | None = None) -> None:
         now = self.clock()
         for uid in uids:
             entry = self.entries.get(uid)
-            if entry is None:
+            if entry is None or (namespace is not None and entry.namespace != namespace):
                 continue
             if entry.running:
                 entry.rerun = True

@@ -215,3 +215,16 @@ def test_a_suspend_annotation_wakes_a_settled_request() -> None:
     body = _body(status=_ready(NOW + timedelta(hours=3)))
     body["metadata"]["annotations"] = {"keyfob.dev/suspend": "oncall: INC-7"}
     assert wake_time(body, None, NOW) == NOW
+
+
+def test_a_wake_for_another_namespace_is_ignored() -> None:
+    scheduler = Scheduler(_Jobs([]), workers=1, resync_seconds=3600, own=OwnWrites())
+    far = datetime.now(UTC) + timedelta(days=2)
+    scheduler.observe(None, _event_body("u", status=_ready(far)))  # settled, namespace "team"
+    before = scheduler.queue.when("u")
+    assert before is not None and before > datetime.now(UTC).timestamp()
+    scheduler._wake_now(["u"], "elsewhere")  # a forged ownerReference on a Secret in another namespace
+    assert scheduler.queue.when("u") == before
+    scheduler._wake_now(["u"], "team")
+    woken = scheduler.queue.when("u")
+    assert woken is not None and woken <= datetime.now(UTC).timestamp()

@@ -47,7 +47,7 @@ def secret_seen(runtime: Runtime, event_type: str | None, body: Mapping[str, Any
         return
     owner = _owner_uid(body)
     if owner is not None:
-        runtime.scheduler.wake([owner])
+        runtime.scheduler.wake([owner], namespace=key[0])
 
 
 def register_secrets() -> None:

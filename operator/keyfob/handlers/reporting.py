@@ -10,6 +10,7 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 
 from keyfob.leadership import Fence
+from keyfob.lifecycle.outcome import Outcome
 from keyfob.runtime import Runtime
 
 # Kopf's formatter prefixes lines carrying `k8s_ref` with "[namespace/name]" (text) or puts it in `object` (JSON).
@@ -30,8 +31,8 @@ def object_log(body: Mapping[str, Any], level: int, message: str) -> None:
     _objects.log(level, message, extra={"k8s_ref": ref, "k8s_skip": True})
 
 
-def post_outcome(runtime: Runtime, body: Mapping[str, Any], outcome: Any) -> None:
-    """Post each event of `outcome` (a lifecycle Outcome) on the request and log it; texts carry no secrets."""
+def post_outcome(runtime: Runtime, body: Mapping[str, Any], outcome: Outcome) -> None:
+    """Post each event of `outcome` on the request and log it; texts carry no secrets."""
     for event in outcome.events:
         object_log(body, logging.WARNING if event.type == "Warning" else logging.INFO,
                    f"{event.reason}: {event.message}")
